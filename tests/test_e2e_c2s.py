@@ -1,0 +1,139 @@
+"""
+End-to-end: the real server on loopback, real slixmpp clients over real
+sockets (RFC 6120 streams, STARTTLS, SASL, binding; RFC 6121 §8.5
+delivery).
+"""
+
+import asyncio
+
+from twisted.trial import unittest
+
+from tests.e2e import RunningServer, asDeferred, requireAsyncioReactor
+from tests.xmppclient import TestClient
+
+
+class ClientToServerTests(unittest.TestCase):
+
+    timeout = 60
+
+    def setUp(self):
+        requireAsyncioReactor()
+        return asDeferred(self._setUp())
+
+    async def _setUp(self):
+        self.server = await RunningServer.start(self)
+        await self.server.addUser("alice@localhost", "wonderland")
+        await self.server.addUser("bob@localhost", "rabbithole")
+        self.clients = []
+
+    def tearDown(self):
+        return asDeferred(self._tearDown())
+
+    async def _tearDown(self):
+        for client in self.clients:
+            if client.transport is not None:
+                await client.disconnect(wait=1)
+
+    def client(self, jid, password, **kwargs):
+        client = TestClient(jid, password, self.server, **kwargs)
+        self.clients.append(client)
+        return client
+
+    def test_starttlsScramSha256Message(self):
+        """
+        STARTTLS (RFC 6120 §5) then SCRAM-SHA-256 (RFC 7677), bind (§7),
+        and a chat message to the other account's bare JID arrives with
+        the sender's full JID stamped in 'from' (§8.1.2.1).
+        """
+        async def scenario():
+            alice = await self.client("alice@localhost/home", "wonderland",
+                                      mechanism="SCRAM-SHA-256").login()
+            bob = await self.client("bob@localhost/phone", "rabbithole").login()
+            self.assertTrue(alice.is_connected())
+            self.assertEqual(str(alice.boundjid), "alice@localhost/home")
+            alice.send_message(mto="bob@localhost", mbody="Hello, Bob", mtype="chat")
+            received = await bob.nextMessage()
+            self.assertEqual(received["body"], "Hello, Bob")
+            self.assertEqual(str(received["from"]), "alice@localhost/home")
+            bob.send_message(mto=received["from"], mbody="Hi Alice", mtype="chat")
+            reply = await alice.nextMessage()
+            self.assertEqual(reply["body"], "Hi Alice")
+            self.assertEqual(str(reply["from"]), "bob@localhost/phone")
+        return asDeferred(scenario())
+
+    def test_directTLSScramSha256Plus(self):
+        """
+        Direct TLS (XEP-0368) with channel binding: slixmpp picks the
+        strongest mechanism the server offers, SCRAM-SHA-256-PLUS.
+        """
+        async def scenario():
+            alice = await self.client("alice@localhost", "wonderland",
+                                      directTLS=True).login()
+            self.assertEqual(alice.boundjid.bare, "alice@localhost")
+            self.assertTrue(alice.boundjid.resource)
+        return asDeferred(scenario())
+
+    def test_wrongPassword(self):
+        """
+        A wrong password fails with a SASL failure (RFC 6120 §6.5.10) and
+        nobody gets a session.
+        """
+        async def scenario():
+            mallory = self.client("alice@localhost", "guess", mechanism="SCRAM-SHA-256")
+            mallory.connect("127.0.0.1", self.server.port)
+            failure = await asyncio.wait_for(mallory.authFailures.get(), 10)
+            self.assertIsNotNone(failure)
+            self.assertFalse(mallory.sessionStarted.done())
+            self.assertEqual(self.server.server.sessions.sessionsFor(
+                self.server.server.router.jids.parse("alice@localhost")), [])
+        return asDeferred(scenario())
+
+    def test_spoofedFrom(self):
+        """
+        A stanza claiming another 'from' is refused with a stanza error
+        and never delivered (RFC 6120 §8.1.2.1).
+        """
+        async def scenario():
+            alice = await self.client("alice@localhost/home", "wonderland").login()
+            bob = await self.client("bob@localhost/phone", "rabbithole").login()
+            spoof = alice.make_message(mto="bob@localhost", mbody="I am the admin",
+                                       mtype="chat", mfrom="admin@localhost/x")
+            spoof.send()
+            error = await alice.nextError()
+            self.assertEqual(error["error"]["condition"], "forbidden")
+            alice.send_message(mto="bob@localhost", mbody="genuine", mtype="chat")
+            received = await bob.nextMessage()
+            self.assertEqual(received["body"], "genuine")
+            self.assertEqual(str(received["from"]), "alice@localhost/home")
+        return asDeferred(scenario())
+
+    def test_oversizedStanza(self):
+        """
+        A stanza over the size limit ends that stream with
+        policy-violation (RFC 6120 §4.9.3.14); everyone else is served on.
+        """
+        async def scenario():
+            alice = await self.client("alice@localhost/home", "wonderland").login()
+            bob = await self.client("bob@localhost/phone", "rabbithole").login()
+            huge = "x" * (300 * 1024)
+            alice.send_raw("<message to='bob@localhost' type='chat'><body>%s</body></message>" % huge)
+            error = await alice.nextStreamError()
+            self.assertEqual(error["condition"], "policy-violation")
+            carol = await self.client("alice@localhost/laptop", "wonderland").login()
+            carol.send_message(mto="bob@localhost", mbody="still here", mtype="chat")
+            received = await bob.nextMessage()
+            self.assertEqual(received["body"], "still here")
+        return asDeferred(scenario())
+
+    def test_resourceConflict(self):
+        """
+        Binding a resource already in use replaces the old session, which
+        gets a conflict stream error (RFC 6120 §7.7.2.2).
+        """
+        async def scenario():
+            first = await self.client("alice@localhost/home", "wonderland").login()
+            second = await self.client("alice@localhost/home", "wonderland").login()
+            error = await first.nextStreamError()
+            self.assertEqual(error["condition"], "conflict")
+            self.assertEqual(str(second.boundjid), "alice@localhost/home")
+        return asDeferred(scenario())

@@ -1,0 +1,153 @@
+"""
+Named events with prioritised handlers, and the helpers that compute event
+names.
+
+Stanzas are dispatched by name rather than by testing every handler against
+every stanza: the router computes a name such as C{iq-get/host/urn:xmpp:ping:ping}
+and only the handlers hooked to that exact name run.  Names are built here
+and nowhere else, so a module cannot hook a misspelt event.
+"""
+
+from zope.interface import implementer
+
+from twisted.logger import Logger
+
+from xmppframe.interfaces import IEventBus
+
+
+class _Hook:
+    """
+    A registration returned by L{EventBus.hook}; C{cancel()} removes it.
+    """
+
+    __slots__ = ("_bus", "name", "handler", "priority", "_order")
+
+    def __init__(self, bus, name, handler, priority, order):
+        self._bus = bus
+        self.name = name
+        self.handler = handler
+        self.priority = priority
+        self._order = order
+
+    def cancel(self):
+        self._bus._remove(self)
+
+
+@implementer(IEventBus)
+class EventBus:
+    """
+    An event bus: the first handler to return something other than C{None}
+    claims the event.
+
+    Handler lists are kept sorted at hook time so that L{fire} is a plain
+    loop over a tuple.  A handler that raises is logged and treated as not
+    having claimed the event, so one faulty module cannot stop the others.
+    """
+
+    _log = Logger()
+
+    def __init__(self):
+        self._handlers = {}
+        self._counter = 0
+
+    def hook(self, name, handler, priority=0):
+        self._counter += 1
+        entry = _Hook(self, name, handler, priority, self._counter)
+        hooks = list(self._handlers.get(name, ())) + [entry]
+        hooks.sort(key=lambda h: (-h.priority, h._order))
+        self._handlers[name] = tuple(hooks)
+        return entry
+
+    def _remove(self, entry):
+        hooks = tuple(h for h in self._handlers.get(entry.name, ()) if h is not entry)
+        if hooks:
+            self._handlers[entry.name] = hooks
+        else:
+            self._handlers.pop(entry.name, None)
+
+    def hasHandlers(self, name):
+        return name in self._handlers
+
+    def fire(self, name, event):
+        for entry in self._handlers.get(name, ()):
+            try:
+                result = entry.handler(event)
+            except Exception:
+                self._log.failure(
+                    "handler {handler!r} for event {name} failed",
+                    handler=entry.handler, name=name)
+                continue
+            if result is not None:
+                return result
+        return None
+
+
+class StanzaEvent:
+    """
+    What a stanza handler receives.
+
+    @ivar origin: the L{ISession} the stanza came from (C{None} when the
+        server generated it).
+    @ivar stanza: the lxml element; handlers must not mutate it.
+    @ivar to: the prepared L{JID} the stanza is addressed to.
+    @ivar sender: the prepared L{JID} it comes from.
+    @ivar host: the L{IVirtualHost} that owns C{to}.
+    """
+
+    __slots__ = ("origin", "stanza", "to", "sender", "host", "kind", "type")
+
+    def __init__(self, origin, stanza, to, sender, host, kind, type):
+        self.origin = origin
+        self.stanza = stanza
+        self.to = to
+        self.sender = sender
+        self.host = host
+        self.kind = kind
+        self.type = type
+
+
+# Event names.  The target part says who the stanza is addressed to:
+#   'host'  the server's own domain,
+#   'bare'  an account's bare JID,
+#   'full'  a full JID,
+#   'self'  the sender's own bare JID (an iq with no 'to', RFC 6120 §10.3.3).
+
+TARGETS = frozenset({"host", "bare", "full", "self"})
+
+
+def stanzaEvent(kind, target):
+    """
+    The event fired for a message or presence stanza, e.g.
+    C{message/bare}.
+    """
+    assert kind in ("message", "presence") and target in TARGETS
+    return kind + "/" + target
+
+
+def iqEvent(type, target, payloadName):
+    """
+    The event fired for an iq get or set: C{iq-get/host/urn:xmpp:ping:ping}.
+
+    @param payloadName: the child's Clark name, C{{namespace}local}, or the
+        tuple C{(namespace, local)}.
+    """
+    assert type in ("get", "set") and target in TARGETS
+    if isinstance(payloadName, tuple):
+        namespace, local = payloadName
+    else:
+        namespace, _, local = payloadName[1:].partition("}")
+    return "iq-%s/%s/%s:%s" % (type, target, namespace, local)
+
+
+def iqResponseEvent(target):
+    """
+    The event fired for an iq result or error addressed to C{target}.
+    """
+    assert target in TARGETS
+    return "iq-response/" + target
+
+
+#: Fired on the host bus with the L{ISession} when a client session is bound.
+SESSION_BOUND = "session/bound"
+#: Fired on the host bus with the L{ISession} when a bound session ends.
+SESSION_ENDED = "session/ended"

@@ -1,0 +1,338 @@
+"""
+The router: checks and stamps the addresses of every stanza, then hands it
+to the host's modules by computed event name, falling back to the default
+delivery rules when no module claims it.
+
+Delivery rules implemented here are the core ones of RFC 6120 §10 and the
+message rules of RFC 6121 §8.5 that need nothing but the session table;
+modules refine them (rosters, offline storage, blocking) by claiming events.
+"""
+
+from zope.interface import implementer
+
+from twisted.logger import Logger
+
+from xmppframe.errors import StanzaError
+from xmppframe.events import StanzaEvent, iqEvent, iqResponseEvent, stanzaEvent
+from xmppframe.interfaces import IRouter
+from xmppframe.jid import InvalidJID, JIDCache
+from xmppframe.xml.stanza import errorReply, isError
+
+_KINDS = {"message", "presence", "iq"}
+_IQ_TYPES = {"get", "set", "result", "error"}
+_MESSAGE_TYPES = {"normal", "chat", "groupchat", "headline", "error"}
+_PRESENCE_TYPES = {
+    None, "unavailable", "subscribe", "subscribed", "unsubscribe",
+    "unsubscribed", "probe", "error",
+}
+_SUBSCRIPTION_TYPES = {"subscribe", "subscribed", "unsubscribe", "unsubscribed"}
+
+
+def _localName(tag):
+    return tag[tag.index("}") + 1:] if tag[:1] == "{" else tag
+
+
+@implementer(IRouter)
+class Router:
+    """
+    Routes stanzas between the local sessions of several virtual hosts.
+
+    The stanza a session hands to L{process} is owned by the router from
+    then on: it stamps C{from} on that element in place (the parser made it
+    for this one purpose, so nobody else holds it) rather than copying it.
+    Modules that want to change a stanza must copy it.
+
+    @ivar remote: an object with C{route(stanza, to)} for domains that are
+        not local, or C{None} while there is no federation.
+    """
+
+    _log = Logger()
+
+    def __init__(self, sessions, jidCache=None, deliverToAllOfEqualPriority=True):
+        self.sessions = sessions
+        self.jids = jidCache if jidCache is not None else JIDCache()
+        self.remote = None
+        self._hosts = {}
+        self._allOfEqualPriority = deliverToAllOfEqualPriority
+
+    # Hosts
+
+    def addHost(self, host):
+        self._hosts[host.name] = host
+
+    def removeHost(self, name):
+        self._hosts.pop(name, None)
+
+    def hostFor(self, domain):
+        return self._hosts.get(domain)
+
+    @property
+    def hosts(self):
+        return dict(self._hosts)
+
+    # Entry points
+
+    def process(self, origin, stanza):
+        """
+        Handle a stanza from a bound client session: RFC 6120 §8.1.2.1
+        says the server stamps C{from} with the sender's full JID.  A
+        client that claims to be someone else gets a C{forbidden} error
+        and the stanza goes nowhere.
+        """
+        kind = _localName(stanza.tag)
+        if kind not in _KINDS:
+            origin.close("unsupported-stanza-type")
+            return
+        type = stanza.get("type")
+        if not self._validType(kind, type):
+            self._bounce(origin, stanza, StanzaError(
+                "bad-request", text="Unknown %s type %r" % (kind, type)))
+            return
+        sender = origin.jid
+        claimed = stanza.get("from")
+        if claimed is not None and claimed != sender.full:
+            try:
+                claimedJID = self.jids.parse(claimed)
+            except InvalidJID:
+                claimedJID = None
+            if claimedJID != sender and claimedJID != sender.bare:
+                self._log.info("{jid} sent a stanza claiming to be from {claimed}",
+                               jid=sender, claimed=claimed)
+                self._bounce(origin, stanza, StanzaError(
+                    "forbidden", text="The 'from' address is not yours"))
+                return
+        if kind == "presence" and type in _SUBSCRIPTION_TYPES:
+            # RFC 6121 §3.1.2: subscription requests come from the bare JID.
+            sender = sender.bare
+        stanza.set("from", sender.full)
+        self._dispatch(origin, stanza, kind, type, sender)
+
+    def route(self, stanza):
+        """
+        Deliver a stanza the server made; its C{from} is trusted.
+        """
+        kind = _localName(stanza.tag)
+        sender = self.jids.parse(stanza.get("from"))
+        self._dispatch(None, stanza, kind, stanza.get("type"), sender)
+
+    # Dispatch
+
+    def _validType(self, kind, type):
+        if kind == "message":
+            return type is None or type in _MESSAGE_TYPES
+        if kind == "presence":
+            return type in _PRESENCE_TYPES
+        return type in _IQ_TYPES
+
+    def _dispatch(self, origin, stanza, kind, type, sender):
+        toText = stanza.get("to")
+        if toText is None:
+            self._noTo(origin, stanza, kind, type, sender)
+            return
+        try:
+            to = self.jids.parse(toText)
+        except InvalidJID as e:
+            self._bounce(origin, stanza, StanzaError("jid-malformed", text=str(e)))
+            return
+        host = self._hosts.get(to.domain)
+        if host is None:
+            self._routeRemote(origin, stanza, to)
+            return
+        if to.localpart is None:
+            if to.resource is None:
+                target = "host"
+            else:
+                # A domain's resource (RFC 6120 §10.5.2): nothing is bound
+                # there in xmppframe, so it is the server's to answer.
+                target = "host"
+        elif to.resource is None:
+            target = "self" if origin is not None and sender.bare == to else "bare"
+        else:
+            target = "full"
+        event = StanzaEvent(origin, stanza, to, sender, host, kind, type)
+        if kind == "iq":
+            self._iq(event, target)
+        elif kind == "message":
+            if host.events.fire(stanzaEvent("message", "bare" if target == "self" else target), event) is None:
+                self._deliverMessage(event, target)
+        else:
+            if host.events.fire(stanzaEvent("presence", "bare" if target == "self" else target), event) is None:
+                self._deliverPresence(event, target)
+
+    def _noTo(self, origin, stanza, kind, type, sender):
+        """
+        A stanza without C{to} (RFC 6120 §10.3): presence is the client's
+        broadcast, a message goes to the sender's own bare JID, and an iq is
+        handled on behalf of the account.
+        """
+        host = self._hosts.get(sender.domain)
+        if host is None:
+            return
+        if kind == "presence":
+            if origin is not None and type in (None, "unavailable"):
+                self._trackAvailability(origin, stanza, type)
+            event = StanzaEvent(origin, stanza, None, sender, host, kind, type)
+            host.events.fire(stanzaEvent("presence", "self"), event)
+            return
+        to = sender.bare
+        event = StanzaEvent(origin, stanza, to, sender, host, kind, type)
+        if kind == "iq":
+            self._iq(event, "self")
+        elif host.events.fire(stanzaEvent("message", "bare"), event) is None:
+            self._deliverMessage(event, "bare")
+
+    def _trackAvailability(self, origin, stanza, type):
+        """
+        Remember what the session's last broadcast presence said: the router
+        needs availability and priority for bare-JID delivery
+        (RFC 6121 §4.7.2.3, §8.5.2).
+        """
+        if type == "unavailable":
+            origin.available = False
+            origin.priority = 0
+            return
+        priority = 0
+        for child in stanza:
+            if _localName(child.tag) == "priority":
+                try:
+                    priority = int((child.text or "").strip())
+                except ValueError:
+                    priority = 0
+                priority = max(-128, min(127, priority))
+                break
+        origin.available = True
+        origin.priority = priority
+
+    def _iq(self, event, target):
+        """
+        RFC 6120 §8.2.3 and §10: a get or set is answered by whoever claims
+        its payload's event, else by C{service-unavailable}; a result or
+        error goes to the full JID it names, or is dropped.
+        """
+        stanza = event.stanza
+        if event.type in ("get", "set"):
+            if len(stanza) != 1:
+                self._bounce(event.origin, stanza, StanzaError(
+                    "bad-request", text="An iq get or set has exactly one child"))
+                return
+            if target == "full":
+                if self._deliverToFull(event):
+                    return
+                self._bounce(event.origin, stanza, StanzaError("service-unavailable"))
+                return
+            name = iqEvent(event.type, target, stanza[0].tag)
+            if event.host.events.fire(name, event) is None:
+                if target == "self":
+                    name = iqEvent(event.type, "bare", stanza[0].tag)
+                    if event.host.events.fire(name, event) is not None:
+                        return
+                self._bounce(event.origin, stanza, StanzaError("service-unavailable"))
+            return
+        if target == "full":
+            self._deliverToFull(event)
+            return
+        event.host.events.fire(iqResponseEvent(target), event)
+
+    def _deliverToFull(self, event):
+        session = self.sessions.sessionFor(event.to)
+        if session is None:
+            return False
+        session.send(event.stanza)
+        return True
+
+    def _deliverMessage(self, event, target):
+        """
+        Default message delivery (RFC 6121 §8.5.2, §8.5.3).
+        """
+        type = event.type
+        if target == "host":
+            if type not in ("error", "groupchat", "headline"):
+                self._bounce(event.origin, event.stanza, StanzaError("service-unavailable"))
+            return
+        if target == "full":
+            if self._deliverToFull(event):
+                return
+            # §8.5.3.2.1: no such resource; normal, chat and headline
+            # messages are handled as if sent to the bare JID.
+            if type == "groupchat" or type == "error":
+                if type == "groupchat":
+                    self._bounce(event.origin, event.stanza, StanzaError("service-unavailable"))
+                return
+        recipients = self._bareRecipients(event.to.bare, type)
+        if recipients:
+            for session in recipients:
+                session.send(event.stanza)
+            return
+        if type == "error" or type == "headline":
+            return
+        # §8.5.2.2.1: no available resource.  Offline storage (XEP-0160)
+        # claims the message/bare event before this point when loaded.
+        self._bounce(event.origin, event.stanza, StanzaError("service-unavailable"))
+
+    def _bareRecipients(self, bare, type):
+        """
+        The sessions a message to C{bare} goes to (RFC 6121 §8.5.2.1.1):
+        chat and normal to the available resource(s) of highest
+        non-negative priority, headline to every non-negative one,
+        groupchat to none.
+        """
+        if type == "groupchat":
+            return []
+        candidates = [s for s in self.sessions.sessionsFor(bare)
+                      if s.available and s.priority >= 0]
+        if not candidates or type == "headline":
+            return candidates
+        best = max(s.priority for s in candidates)
+        top = [s for s in candidates if s.priority == best]
+        if not self._allOfEqualPriority:
+            return top[-1:]
+        return top
+
+    def _deliverPresence(self, event, target):
+        """
+        Default presence delivery: directed presence to a full JID goes to
+        that session, presence to a bare JID to every available one.
+        Subscription logic comes from the roster and presence modules.
+        """
+        if target == "host":
+            return
+        if target == "full":
+            self._deliverToFull(event)
+            return
+        for session in self.sessions.sessionsFor(event.to.bare):
+            if session.available or event.type not in (None, "unavailable"):
+                session.send(event.stanza)
+
+    def _routeRemote(self, origin, stanza, to):
+        if self.remote is not None:
+            self.remote.route(stanza, to)
+            return
+        self._bounce(origin, stanza, StanzaError(
+            "remote-server-not-found", text="No route to %s" % (to.domain,)))
+
+    # Errors
+
+    def _bounce(self, origin, stanza, error):
+        """
+        Answer C{stanza} with C{error} (RFC 6120 §8.3), never answering an
+        error with an error (§8.3.1).  The answer goes back to the session
+        the stanza came from, addressed to that session's own JID, never to
+        a C{from} the sender merely claimed.
+        """
+        if isError(stanza):
+            return
+        reply = errorReply(stanza, error)
+        if origin is not None:
+            if origin.jid is not None:
+                reply.set("to", origin.jid.full)
+            elif "to" in reply.attrib:
+                del reply.attrib["to"]
+            origin.send(reply)
+        elif reply.get("to") is not None:
+            self.route(reply)
+
+    def bounce(self, event, error):
+        """
+        Answer the stanza of C{event} with C{error}; for modules.
+        """
+        self._bounce(event.origin, event.stanza, error)

@@ -1,0 +1,178 @@
+"""
+Assembly of a server from a validated config: storage, router, session
+manager, virtual hosts, TLS, and the c2s listeners.
+
+L{Server} holds the long-lived objects and nothing else; L{ServerService}
+runs one under a Twisted service hierarchy.  Both can be built in code, so
+another Twisted application can embed a server without twistd.
+"""
+
+from twisted.application.service import Service
+from twisted.internet import defer
+from twisted.internet.endpoints import serverFromString
+from twisted.logger import Logger
+
+from xmppframe.auth import StorageAuthProvider
+from xmppframe.host import VirtualHost
+from xmppframe.jid import InvalidJID, prepareDomainpart
+from xmppframe.router import Router
+from xmppframe.session import SessionManager
+from xmppframe.storage import storageFromConfig
+from xmppframe.streams.c2s import C2SFactory, directTLSFactory
+from xmppframe.streams.negotiation import BindResponder, SASLResponder, StartTLSResponder
+from xmppframe.streams.throttle import AuthFailureThrottle
+from xmppframe.streams.tls import ServerTLSContext, ensureHostCertificate
+
+
+class Server:
+    """
+    The objects of one running server.
+
+    @ivar config: the L{xmppframe.config.Config}.
+    @ivar router: the L{xmppframe.interfaces.IRouter}.
+    @ivar sessions: the L{xmppframe.interfaces.ISessionManager}.
+    @ivar hosts: domain -> L{VirtualHost}.
+    @ivar streams: every open stream, bound or not (for shutdown).
+    """
+
+    _log = Logger()
+
+    def __init__(self, config, reactor, storage=None):
+        self.config = config
+        self.reactor = reactor
+        self.storage = storage if storage is not None else storageFromConfig(
+            config.storage.driver, config.storage.path, reactor=reactor)
+        self.sessions = SessionManager()
+        self.router = Router(self.sessions)
+        self.authThrottle = AuthFailureThrottle(
+            reactor, config.auth.failure_delay, config.auth.failure_delay_max)
+        self.responders = (StartTLSResponder(), SASLResponder(), BindResponder())
+        self.hosts = {}
+        for hostConfig in config.hosts:
+            auth = StorageAuthProvider(self.storage, hostConfig.name,
+                                       config.auth.scram_iterations)
+            host = VirtualHost(hostConfig, auth, self.storage)
+            self.hosts[host.name] = host
+            self.router.addHost(host)
+        self.defaultHost = self.hosts[config.hosts[0].name]
+        self.tlsContext = None
+        self.streams = set()
+
+    def prepareTLS(self):
+        """
+        Load each host's certificate, generating a self-signed one into the
+        data directory for hosts that have none configured.
+        """
+        certificates = {}
+        for name, host in self.hosts.items():
+            certPath, keyPath, generated = ensureHostCertificate(
+                name, host.config.certificate or None, host.config.key or None,
+                self.config.data_dir)
+            if generated:
+                self._log.warn(
+                    "Generated a self-signed certificate for {host} at {path}; "
+                    "clients will not trust it: configure a real one",
+                    host=name, path=certPath)
+            certificates[name] = (certPath, keyPath)
+        self.tlsContext = ServerTLSContext(certificates, self.defaultHost.name)
+
+    def hostFor(self, domain):
+        """
+        The host serving C{domain} as a client wrote it in a stream header.
+        """
+        host = self.hosts.get(domain)
+        if host is not None:
+            return host
+        try:
+            return self.hosts.get(prepareDomainpart(domain))
+        except InvalidJID:
+            return None
+
+    def streamStarted(self, stream):
+        self.streams.add(stream)
+
+    def streamEnded(self, stream):
+        self.streams.discard(stream)
+
+    def sessionEnded(self, session):
+        """
+        A bound session is over, however it ended.
+        """
+        self.sessions.unbind(session)
+
+    def c2sFactory(self):
+        return C2SFactory(self)
+
+    def c2sDirectTLSFactory(self):
+        return directTLSFactory(self)
+
+
+class ServerService(Service):
+    """
+    Runs a L{Server}: opens storage, then listens; on stop, closes every
+    stream with C{system-shutdown} (RFC 6120 §4.9.3.21) and closes storage.
+
+    @ivar ports: the listening ports, by kind ('c2s', 'c2s-tls').
+    @ivar ready: a Deferred that fires when the listeners are up.
+    """
+
+    _log = Logger()
+
+    def __init__(self, server):
+        self.server = server
+        self.ports = {}
+        self.ready = defer.Deferred()
+
+    def startService(self):
+        Service.startService(self)
+        d = defer.ensureDeferred(self._start())
+        d.addErrback(self._startFailed)
+
+    async def _start(self):
+        server = self.server
+        server.prepareTLS()
+        await server.storage.open()
+        config = server.config.c2s
+        reactor = server.reactor
+        for kind, descriptions, factory in (
+                ("c2s", config.listen, server.c2sFactory()),
+                ("c2s-tls", config.listen_tls, server.c2sDirectTLSFactory())):
+            for description in descriptions:
+                port = await serverFromString(reactor, description).listen(factory)
+                self.ports.setdefault(kind, []).append(port)
+                address = port.getHost()
+                self._log.info("Listening for {kind} on {address}:{port}", kind=kind,
+                               address=address.host, port=address.port)
+        self._log.info("xmppframe serving {hosts}", hosts=", ".join(server.hosts))
+        self.ready.callback(self)
+
+    def _startFailed(self, failure):
+        self._log.error("xmppframe could not start: {error}", error=failure.getErrorMessage())
+        if not self.ready.called:
+            self.ready.errback(failure)
+        else:
+            return failure
+        if self.server.reactor.running:
+            self.server.reactor.stop()
+
+    def port(self, kind="c2s"):
+        """
+        The TCP port number of the first listener of C{kind}.
+        """
+        return self.ports[kind][0].getHost().port
+
+    def stopService(self):
+        Service.stopService(self)
+        return defer.ensureDeferred(self._stop())
+
+    async def _stop(self):
+        server = self.server
+        for ports in self.ports.values():
+            for port in ports:
+                await port.stopListening()
+        self.ports.clear()
+        for stream in list(server.streams):
+            stream.close("system-shutdown", "The server is shutting down")
+        for stream in list(server.streams):
+            stream.transport.loseConnection()
+        await server.storage.close()

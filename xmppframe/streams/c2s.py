@@ -1,0 +1,349 @@
+"""
+Client-to-server streams (RFC 6120, C{jabber:client}): the protocol that
+owns one client connection from the first byte to the last.
+
+A stream goes through negotiation (TLS, SASL, bind — see
+L{xmppframe.streams.negotiation}) and then hands every stanza to the
+router.  It is also the client's L{IClientSession}: the router delivers to
+it directly, which keeps the per-connection object count (and memory) low.
+"""
+
+import secrets
+
+from zope.interface import implementer
+
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+from twisted.protocols.tls import TLSMemoryBIOFactory
+
+from xmppframe.errors import StreamError
+from xmppframe.interfaces import IClientSession
+from xmppframe.jid import makeJID
+from xmppframe.streams.negotiation import BindResponder, SASLResponder, StartTLSResponder
+from xmppframe.streams.tls import tlsConnectionOf
+from xmppframe.xml import namespaces as NS
+from xmppframe.xml.parser import StreamParser
+from xmppframe.xml.stanza import iqResult, serialize, streamErrorBytes
+
+_STANZA_TAGS = frozenset(NS.qname(NS.CLIENT, kind) for kind in ("message", "presence", "iq"))
+_SESSION_IQ = NS.qname(NS.SESSION, "session")
+_IQ = NS.qname(NS.CLIENT, "iq")
+_STREAM_END = b"</stream:stream>"
+
+
+def _versionTuple(text):
+    """
+    RFC 6120 §4.7.5: major and minor are separate integers.
+    """
+    try:
+        major, minor = text.split(".")
+        return int(major), int(minor)
+    except (AttributeError, ValueError):
+        return None
+
+
+@implementer(IClientSession)
+class C2SStream(Protocol):
+    """
+    One client connection.
+
+    @ivar encrypted: whether TLS is in place (STARTTLS done, or Direct TLS).
+    @ivar authenticated: the SASL-authenticated username, or C{None}.
+    @ivar jid: C{None} until authentication, then the bare JID, then the
+        full JID once bound.
+    """
+
+    kind = "c2s"
+    _log = Logger()
+
+    def __init__(self, server, directTLS=False):
+        self.server = server
+        self.config = server.config.c2s
+        self.tlsContext = server.tlsContext
+        self.requireEncryption = self.config.require_encryption
+        self.mechanisms = self.config.mechanisms
+        self.encrypted = directTLS
+        self.authenticated = None
+        self.jid = None
+        self.host = None
+        self.available = False
+        self.priority = 0
+        self.interested = False
+        self.replaced = False
+        self.closing = False
+        self.saslState = {}
+        self.saslFailures = 0
+        self.peerHost = None
+        self._parser = None
+        self._headerSent = False
+        self._streamId = None
+        self._timers = {}
+        self._lastData = 0.0
+        self._responders = server.responders
+        self._handlers = {}
+        self._peerEnded = False
+        self._ended = False
+
+    # Connection lifecycle
+
+    def connectionMade(self):
+        self.server.streamStarted(self)
+        peer = self.transport.getPeer()
+        self.peerHost = getattr(peer, "host", str(peer))
+        self._parser = StreamParser(
+            self._onHeader, self._onElement, self._onEnd,
+            maxStanzaSize=self.config.max_stanza_size,
+            contentNamespaces=frozenset({NS.CLIENT}))
+        self._lastData = self.server.reactor.seconds()
+        self._timers["auth"] = self.callLater(self.config.auth_timeout, self._authTimedOut)
+        if self.config.idle_timeout > 0:
+            self._timers["idle"] = self.callLater(self.config.idle_timeout, self._checkIdle)
+        self._log.info("c2s connection from {peer}{tls}", peer=self.peerHost,
+                       tls=" (direct TLS)" if self.encrypted else "")
+
+    def dataReceived(self, data):
+        if self.closing:
+            return
+        self._lastData = self.server.reactor.seconds()
+        try:
+            self._parser.feed(data)
+        except StreamError as e:
+            self.close(e.condition, e.text)
+
+    def connectionLost(self, reason):
+        self.closing = True
+        self.server.streamEnded(self)
+        for timer in self._timers.values():
+            if timer.active():
+                timer.cancel()
+        self._timers.clear()
+        if self._parser is not None:
+            self._parser.close()
+            self._parser = None
+        self._endSession()
+        self._log.info("c2s connection from {peer} closed{who}", peer=self.peerHost,
+                       who=(" (%s)" % (self.jid,)) if self.jid is not None else "")
+
+    def callLater(self, delay, f, *args):
+        return self.server.reactor.callLater(delay, f, *args)
+
+    def _authTimedOut(self):
+        self._timers.pop("auth", None)
+        if self.jid is None or self.jid.resource is None:
+            self.close("connection-timeout", "Authentication took too long")
+
+    def _checkIdle(self):
+        idle = self.config.idle_timeout
+        remaining = self._lastData + idle - self.server.reactor.seconds()
+        if remaining > 0:
+            self._timers["idle"] = self.callLater(remaining, self._checkIdle)
+        else:
+            self._timers.pop("idle", None)
+            self.close("connection-timeout", "Idle for too long")
+
+    # Parser events
+
+    def _onHeader(self, header):
+        attrib = header.attrib
+        version = _versionTuple(attrib.get("version"))
+        self._sendHeader(attrib.get("to"))
+        to = attrib.get("to")
+        host = self.server.hostFor(to) if to is not None else self.server.defaultHost
+        if host is None:
+            # RFC 6120 §4.9.3.6
+            raise StreamError("host-unknown", "This server does not serve %s" % (to,))
+        if self.host is not None and host is not self.host:
+            raise StreamError("host-unknown", "A restarted stream must keep its host")
+        self.host = host
+        if version is None or version < (1, 0):
+            # §4.7.5: this server speaks XMPP 1.0 streams only.
+            raise StreamError("unsupported-version", "XMPP 1.0 is required")
+        self._sendFeatures()
+
+    def _sendHeader(self, to=None):
+        if self._headerSent:
+            return
+        self._headerSent = True
+        self._streamId = secrets.token_urlsafe(12)
+        host = self.server.hostFor(to) if to is not None else None
+        domain = (host or self.server.defaultHost).name
+        self.transport.write((
+            "<?xml version='1.0'?>"
+            "<stream:stream xmlns='%s' xmlns:stream='%s' id='%s' from='%s' "
+            "version='1.0' xml:lang='en'>" % (NS.CLIENT, NS.STREAMS, self._streamId, domain)
+        ).encode("utf-8"))
+
+    def _sendFeatures(self):
+        offers = []
+        handlers = {}
+        responders = self._responders
+        for responder in responders:
+            if getattr(responder, "restrictsOthers", None) and responder.restrictsOthers(self):
+                responders = [responder]
+                break
+        for responder in responders:
+            offers.extend(responder.offer(self))
+            for tag, handler in responder.handlers(self).items():
+                handlers[tag] = (responder, handler)
+        self._handlers = handlers
+        parts = [b"<stream:features>"]
+        parts.extend(serialize(offer) for offer in offers)
+        parts.append(b"</stream:features>")
+        self.transport.write(b"".join(parts))
+
+    def _onElement(self, element):
+        if self.closing:
+            return
+        if self.jid is not None and self.jid.resource is not None:
+            self._onStanza(element)
+            return
+        entry = self._handlers.get(element.tag)
+        if entry is not None:
+            responder, handler = entry
+            handler(self, element)
+            return
+        if element.tag in _STANZA_TAGS:
+            # RFC 6120 §4.9.3.12, §6.4.? : stanzas only after authentication.
+            self.close("not-authorized", "Authenticate and bind a resource first")
+        else:
+            self.close("unsupported-stanza-type", "Unexpected %s during negotiation" % (element.tag,))
+
+    def _onStanza(self, stanza):
+        tag = stanza.tag
+        if tag not in _STANZA_TAGS:
+            self.close("unsupported-stanza-type", "Unknown top-level element %s" % (tag,))
+            return
+        if tag == _IQ and len(stanza) == 1 and stanza[0].tag == _SESSION_IQ:
+            if stanza.get("type") == "set":
+                # RFC 3921 §3: the session is established by binding alone.
+                reply = iqResult(stanza)
+                if "to" in reply.attrib:
+                    del reply.attrib["to"]
+                self.send(reply)
+                return
+        self.server.router.process(self, stanza)
+
+    def _onEnd(self):
+        # RFC 6120 §4.4: the peer closed its stream; close ours, and since
+        # it will send nothing more, the connection can go at once.
+        self._peerEnded = True
+        self.close()
+
+    # Negotiation callbacks (used by the responders)
+
+    def sendElement(self, element):
+        self.transport.write(serialize(element))
+
+    def tlsConnection(self):
+        if not self.encrypted:
+            return None
+        return tlsConnectionOf(self.transport)
+
+    def startTLS(self):
+        """
+        RFC 6120 §5.4.3.3: after <proceed/>, TLS; then a fresh stream.
+        """
+        self.transport.startTLS(self.tlsContext)
+        self.encrypted = True
+        self._restart()
+
+    def authenticationSucceeded(self, username):
+        """
+        RFC 6120 §6.4.6: after <success/>, a fresh stream.
+        """
+        self.authenticated = username
+        self.jid = makeJID(username, self.host.name)
+        self._log.info("c2s {peer} authenticated as {jid}", peer=self.peerHost, jid=self.jid)
+        self._restart()
+
+    def bindResource(self, resource):
+        full = self.server.sessions.bind(self, resource)
+        timer = self._timers.pop("auth", None)
+        if timer is not None and timer.active():
+            timer.cancel()
+        self._log.info("c2s {peer} bound {jid}", peer=self.peerHost, jid=full)
+        return full
+
+    def _restart(self):
+        self._headerSent = False
+        self._handlers = {}
+        self._parser.reset()
+
+    # ISession
+
+    def send(self, stanza):
+        if self.closing:
+            return
+        self.transport.write(serialize(stanza))
+
+    def sendSerialized(self, data):
+        """
+        Write an already serialized stanza: a broadcast serializes once and
+        writes the same bytes to every recipient.
+        """
+        if not self.closing:
+            self.transport.write(data)
+
+    def close(self, condition=None, text=None):
+        """
+        Close the stream (RFC 6120 §4.4), with a stream error first if
+        C{condition} is given (§4.9.1.1: the header goes out first if it has
+        not yet).  The TCP connection is dropped after the grace period, or
+        as soon as the peer closes its side.
+        """
+        if self.closing:
+            return
+        self.closing = True
+        if self._parser is not None:
+            self._parser.close()
+        try:
+            if condition is not None:
+                self._sendHeader()
+                self.transport.write(streamErrorBytes(StreamError(condition, text)))
+                self._log.info("c2s {peer} stream error {condition}{text}",
+                               peer=self.peerHost, condition=condition,
+                               text=": " + text if text else "")
+            if self._headerSent:
+                self.transport.write(_STREAM_END)
+        finally:
+            if self._peerEnded:
+                self.transport.loseConnection()
+            else:
+                self._timers["close"] = self.callLater(self.config.close_grace, self._drop)
+        self._endSession()
+
+    def _endSession(self):
+        if not self._ended and self.jid is not None and self.jid.resource is not None:
+            self._ended = True
+            self.server.sessionEnded(self)
+
+    def _drop(self):
+        self._timers.pop("close", None)
+        self.transport.loseConnection()
+
+    def __repr__(self):
+        return "<C2SStream %s from %s>" % (self.jid, self.peerHost)
+
+
+class C2SFactory(Factory):
+    """
+    Builds L{C2SStream}s for a listener.  With C{directTLS}, the listener
+    speaks TLS from the first byte (XEP-0368) and L{directTLSFactory}
+    wraps this factory.
+    """
+
+    def __init__(self, server, directTLS=False):
+        self.server = server
+        self.directTLS = directTLS
+
+    def buildProtocol(self, addr):
+        protocol = C2SStream(self.server, directTLS=self.directTLS)
+        protocol.factory = self
+        return protocol
+
+
+def directTLSFactory(server):
+    """
+    A factory for a Direct TLS c2s listener (XEP-0368).
+    """
+    return TLSMemoryBIOFactory(server.tlsContext, False, C2SFactory(server, directTLS=True))
