@@ -1,0 +1,435 @@
+"""
+The C{xmppframe} admin command: accounts, certificates, configuration.
+
+Every error is one line on standard error, never a traceback: the admin
+running it needs to know what to fix, not where in the code it was found.
+Exit status: 0 on success, 1 on error, 2 on a usage error.
+
+L{main} is the console entry point; it runs a command with
+L{twisted.internet.task.react}.  L{run} is the same without owning the
+reactor, for tests and for programs that already run one.
+"""
+
+import argparse
+import contextlib
+import getpass
+import os
+import sys
+
+from twisted.internet import defer, task
+
+from xmppframe import __version__
+from xmppframe.config import ConfigError, loadConfig
+
+PROG = "xmppframe"
+
+#: Read when no --config is given and it exists in the current directory.
+DEFAULT_CONFIG = "xmppframe.toml"
+
+#: Where C{cert generate} writes, under the data directory.
+CERTS_DIRECTORY = "certs"
+
+_DESCRIPTION = """\
+Administer an xmppframe XMPP server: accounts, certificates, configuration.
+Give it the server's configuration file, so that it works on the server's
+data directory and storage."""
+
+_EPILOG = """\
+commands:
+  user add JID          create the account JID (user@host)
+  user passwd JID       set a new password for JID
+  user delete JID       delete the account JID and its credentials
+  user list [HOST]      list the accounts of HOST, or of every host
+  cert generate HOST    (re)generate HOST's self-signed certificate into
+                        <data_dir>/certs/ (restart the server to use it)
+  config check          validate the configuration and say which file and
+                        hosts it has
+
+HOST must be a host of the configuration.  Passwords are prompted for twice
+when standard input is a terminal; otherwise the first line of standard
+input is the password, e.g.:  echo 'secret' | xmppframe user add alice@localhost
+Only SCRAM salted keys are stored, never the password.
+
+--config FILE defaults to ./xmppframe.toml when it exists, else to the
+built-in defaults (data in ./data, the host "localhost").
+
+exit status: 0 success, 1 error (one line on standard error), 2 usage error."""
+
+
+class CommandError(Exception):
+    """
+    The command cannot be done; C{str()} of it is the one line to show.
+    """
+
+
+class _Parser(argparse.ArgumentParser):
+    """
+    An argument parser whose usage errors are one line and exit with 2.
+    """
+
+    def error(self, message):
+        self.exit(2, "%s: %s (see '%s --help')\n" % (self.prog, message, self.prog))
+
+
+def buildParser():
+    """
+    @return: the L{argparse.ArgumentParser} of the whole command.
+    """
+    parser = _Parser(
+        prog=PROG, description=_DESCRIPTION, epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--config", "-c", metavar="FILE",
+        help="the TOML configuration file (default: ./%s if it exists, else the "
+             "built-in defaults)" % (DEFAULT_CONFIG,))
+    parser.add_argument(
+        "--traceback", action="store_true",
+        help="on an unexpected error, also print the Python traceback (for bug reports)")
+    parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
+    groups = parser.add_subparsers(title="command groups", metavar="{user,cert,config}",
+                                   dest="group", required=True)
+
+    user = groups.add_parser(
+        "user", help="manage accounts", description="Manage the accounts of the "
+        "configured hosts.  Only SCRAM salted keys are stored, never passwords.")
+    userCommands = user.add_subparsers(title="commands", dest="action", required=True,
+                                       metavar="{add,passwd,delete,list}")
+    passwordNote = ("The password is prompted for twice on a terminal; otherwise it is "
+                    "the first line of standard input.")
+    add = userCommands.add_parser(
+        "add", help="create an account",
+        description="Create the account JID.  " + passwordNote)
+    add.add_argument("jid", metavar="JID", help="the account, user@host")
+    add.set_defaults(handler=userAdd)
+    passwd = userCommands.add_parser(
+        "passwd", help="change an account's password",
+        description="Set a new password for the account JID.  " + passwordNote)
+    passwd.add_argument("jid", metavar="JID", help="the account, user@host")
+    passwd.set_defaults(handler=userPasswd)
+    delete = userCommands.add_parser(
+        "delete", help="delete an account",
+        description="Delete the account JID and its credentials.")
+    delete.add_argument("jid", metavar="JID", help="the account, user@host")
+    delete.set_defaults(handler=userDelete)
+    listing = userCommands.add_parser(
+        "list", help="list accounts",
+        description="Print the accounts of HOST, or of every host, one JID a line.")
+    listing.add_argument("host", metavar="HOST", nargs="?",
+                         help="a configured host (default: every host)")
+    listing.set_defaults(handler=userList)
+
+    cert = groups.add_parser(
+        "cert", help="manage TLS certificates",
+        description="Manage the self-signed certificates of hosts that have no "
+                    "certificate configured.")
+    certCommands = cert.add_subparsers(title="commands", dest="action", required=True,
+                                       metavar="{generate}")
+    generate = certCommands.add_parser(
+        "generate", help="(re)generate a host's self-signed certificate",
+        description="Generate a new self-signed certificate and key for HOST into "
+                    "<data_dir>/%s/, replacing any there.  Restart the server to use "
+                    "it." % (CERTS_DIRECTORY,))
+    generate.add_argument("host", metavar="HOST", help="a configured host")
+    generate.set_defaults(handler=certGenerate)
+
+    config = groups.add_parser(
+        "config", help="check the configuration",
+        description="Commands about the configuration file.")
+    configCommands = config.add_subparsers(title="commands", dest="action", required=True,
+                                           metavar="{check}")
+    check = configCommands.add_parser(
+        "check", help="validate the configuration",
+        description="Load and validate the configuration; print 'config ok: FILE, "
+                    "hosts: ...', or the error and exit with status 1.")
+    check.set_defaults(handler=configCheck)
+    return parser
+
+
+class Console:
+    """
+    The command's terminal: where output, errors and passwords go.
+
+    @ivar getpass: reads a password without echo, as L{getpass.getpass}.
+    """
+
+    def __init__(self, stdin=None, stdout=None, stderr=None, getpass=getpass.getpass):
+        self.stdin = sys.stdin if stdin is None else stdin
+        self.stdout = sys.stdout if stdout is None else stdout
+        self.stderr = sys.stderr if stderr is None else stderr
+        self.getpass = getpass
+
+    def out(self, line):
+        self.stdout.write(line + "\n")
+        self.stdout.flush()
+
+    def error(self, message):
+        """
+        Write C{message} to standard error as exactly one line.
+        """
+        self.stderr.write(" ".join(str(message).split("\n")) + "\n")
+        self.stderr.flush()
+
+    def readPassword(self, account):
+        """
+        Read the new password of C{account}: typed twice on a terminal, else
+        the first line of standard input (without its line ending).
+
+        @raise CommandError: if there is none or the two differ.
+        """
+        isatty = getattr(self.stdin, "isatty", None)
+        if isatty is not None and isatty():
+            try:
+                password = self.getpass("New password for %s: " % (account,))
+                repeated = self.getpass("Repeat it: ")
+            except EOFError:
+                raise CommandError("no password given")
+            if repeated != password:
+                raise CommandError("the passwords do not match")
+        else:
+            line = self.stdin.readline()
+            if not line:
+                raise CommandError("no password on standard input")
+            password = line.rstrip("\r\n")
+        if not password:
+            raise CommandError("empty password")
+        return password
+
+
+class Invocation:
+    """
+    One run of a command: its arguments, configuration, console and reactor.
+    """
+
+    def __init__(self, args, config, console, reactor):
+        self.args = args
+        self.config = config
+        self.console = console
+        self.reactor = reactor
+
+    def hostConfig(self, name):
+        """
+        @return: the L{HostConfig} of C{name}.
+        @raise CommandError: if it is not a configured host.
+        """
+        host = self.config.host(name)
+        if host is None:
+            raise CommandError("unknown host %r (configured: %s)" % (
+                name, ", ".join(self.config.hostNames)))
+        return host
+
+    def parseAccount(self, text):
+        """
+        Parse an account JID (user@host) of a configured host.
+
+        @return: C{(username, hostName)}, both prepared.
+        @raise CommandError: if it is not such a JID.
+        """
+        from xmppframe.jid import InvalidJID, parseJID
+        try:
+            jid = parseJID(text)
+        except InvalidJID as e:
+            raise CommandError("invalid JID %r: %s" % (text, e))
+        if not jid.localpart or jid.resource:
+            raise CommandError("expected an account JID, user@host, got %r" % (text,))
+        return jid.localpart, self.hostConfig(jid.domain).name
+
+    @contextlib.asynccontextmanager
+    async def openStorage(self, changing):
+        """
+        Open the configured storage for the duration of an C{async with}
+        block.
+
+        @param changing: whether the command changes data (the memory
+            driver then gets a warning: it keeps nothing).
+        """
+        # Imported here, not at the top, so that --help and config check
+        # work even where a storage driver cannot be imported.
+        from xmppframe.storage import storageFromConfig
+        settings = self.config.storage
+        if changing and settings.driver == "memory":
+            self.console.error("warning: storage driver 'memory' keeps nothing: "
+                               "this change is lost when the command exits")
+        if settings.driver == "sqlite":
+            os.makedirs(os.path.dirname(settings.path), exist_ok=True)
+        storage = storageFromConfig(settings.driver, settings.path, reactor=self.reactor)
+        await storage.open()
+        try:
+            yield storage
+        finally:
+            await storage.close()
+
+    def authProvider(self, storage, hostName):
+        from xmppframe.auth import StorageAuthProvider
+        return StorageAuthProvider(storage, hostName,
+                                   iterations=self.config.auth.scram_iterations)
+
+
+@contextlib.contextmanager
+def _accountErrors(account):
+    """
+    Turn the auth provider's exceptions about C{account} into one-line
+    L{CommandError}s.
+    """
+    from xmppframe.auth import InvalidPassword, NoSuchUser, UserExists
+    try:
+        yield
+    except UserExists:
+        raise CommandError("the account %s already exists" % (account,))
+    except NoSuchUser:
+        raise CommandError("no such account: %s" % (account,))
+    except InvalidPassword as e:
+        raise CommandError("password refused" + (": %s" % (e,) if str(e) else ""))
+
+
+async def userAdd(invocation):
+    username, hostName = invocation.parseAccount(invocation.args.jid)
+    account = "%s@%s" % (username, hostName)
+    password = invocation.console.readPassword(account)
+    async with invocation.openStorage(changing=True) as storage:
+        with _accountErrors(account):
+            await invocation.authProvider(storage, hostName).createUser(username, password)
+    invocation.console.out("created %s" % (account,))
+
+
+async def userPasswd(invocation):
+    username, hostName = invocation.parseAccount(invocation.args.jid)
+    account = "%s@%s" % (username, hostName)
+    password = invocation.console.readPassword(account)
+    async with invocation.openStorage(changing=True) as storage:
+        with _accountErrors(account):
+            await invocation.authProvider(storage, hostName).setPassword(username, password)
+    invocation.console.out("changed the password of %s" % (account,))
+
+
+async def userDelete(invocation):
+    username, hostName = invocation.parseAccount(invocation.args.jid)
+    account = "%s@%s" % (username, hostName)
+    async with invocation.openStorage(changing=True) as storage:
+        with _accountErrors(account):
+            await invocation.authProvider(storage, hostName).deleteUser(username)
+    invocation.console.out("deleted %s" % (account,))
+
+
+async def userList(invocation):
+    """
+    One JID a line, hosts in configuration order, users sorted.
+    """
+    if invocation.args.host is None:
+        names = invocation.config.hostNames
+    else:
+        names = (invocation.hostConfig(invocation.args.host).name,)
+    async with invocation.openStorage(changing=False) as storage:
+        for name in names:
+            for username in await invocation.authProvider(storage, name).listUsers():
+                invocation.console.out("%s@%s" % (username, name))
+
+
+def generatedCertificatePaths(dataDir, hostName):
+    """
+    @return: C{(certificatePath, keyPath)} of the self-signed certificate
+        of C{hostName} under C{dataDir}: where
+        L{xmppframe.streams.tls.ensureHostCertificate} looks for it.
+    """
+    directory = os.path.join(dataDir, CERTS_DIRECTORY)
+    return (os.path.join(directory, hostName + ".crt"),
+            os.path.join(directory, hostName + ".key"))
+
+
+async def certGenerate(invocation):
+    from xmppframe.streams.tls import generateSelfSigned
+    host = invocation.hostConfig(invocation.args.host)
+    if host.certificate is not None:
+        raise CommandError(
+            "host %s has a configured certificate (%s); remove it from the "
+            "configuration to use a self-signed one" % (host.name, host.certificate))
+    certPath, keyPath = generatedCertificatePaths(invocation.config.data_dir, host.name)
+    generateSelfSigned([host.name], certPath, keyPath)
+    invocation.console.out(
+        "generated a self-signed certificate for %s: %s (key: %s); restart the "
+        "server to use it" % (host.name, certPath, keyPath))
+
+
+async def configCheck(invocation):
+    config = invocation.config
+    invocation.console.out("config ok: %s, hosts: %s" % (
+        config.path or "defaults", ", ".join(config.hostNames)))
+
+
+def parseArguments(argv):
+    """
+    @raise SystemExit: with status 0 after --help or --version, 2 on a
+        usage error (the message already written).
+    """
+    return buildParser().parse_args(argv)
+
+
+def _configPath(args):
+    if args.config is not None:
+        return args.config
+    if os.path.exists(DEFAULT_CONFIG):
+        return DEFAULT_CONFIG
+    return None
+
+
+async def execute(args, console, reactor):
+    """
+    Run the parsed command C{args}.
+
+    @return: the exit status; every error is reported on C{console}.
+    """
+    try:
+        config = loadConfig(_configPath(args))
+        await args.handler(Invocation(args, config, console, reactor))
+    except ConfigError as e:
+        console.error(str(e))
+        return 1
+    except CommandError as e:
+        console.error("error: %s" % (e,))
+        return 1
+    except KeyboardInterrupt:
+        console.error("error: interrupted")
+        return 1
+    except Exception as e:
+        if args.traceback:
+            import traceback
+            console.stderr.write(traceback.format_exc())
+        console.error("error: %s: %s" % (type(e).__name__, e))
+        return 1
+    return 0
+
+
+def run(argv, reactor, console=None):
+    """
+    Run the command line C{argv} (without the program name) on a running
+    C{reactor}.
+
+    @param console: a L{Console}; the process's standard streams if C{None}.
+    @return: a Deferred firing with the exit status; it never fails.
+    """
+    if console is None:
+        console = Console()
+    try:
+        with contextlib.redirect_stdout(console.stdout), \
+                contextlib.redirect_stderr(console.stderr):
+            args = parseArguments(argv)
+    except SystemExit as e:
+        return defer.succeed(e.code)
+    return defer.ensureDeferred(execute(args, console, reactor))
+
+
+def main(argv=None):
+    """
+    The console entry point: run the command line and exit with its status.
+    """
+    args = parseArguments(sys.argv[1:] if argv is None else argv)
+    console = Console()
+
+    async def inReactor(reactor):
+        status = await execute(args, console, reactor)
+        raise SystemExit(status)
+
+    task.react(inReactor)
+
+
+if __name__ == "__main__":
+    main()

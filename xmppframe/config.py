@@ -1,0 +1,631 @@
+"""
+The server configuration: a TOML file read with L{tomllib} into frozen,
+validated dataclasses.
+
+The schema lives on the dataclasses themselves: every setting is a field
+declared with L{setting}, which records its kind (how a TOML value becomes
+a Python value), its default (written as it would be in TOML) and an
+optional check.  One generic walker turns a TOML table into a dataclass, so
+adding a setting is adding one field; there is no per-key parsing code.
+
+Any problem stops the start with one line naming the key, e.g.::
+
+    config error: c2s.max_stanza_size: expected an integer, got 'big'
+
+Defaults go through the same conversion as values from a file, so relative
+paths in both are resolved against the configuration file's directory (the
+current directory when there is no file).  Every key with its default is in
+C{examples/xmppframe.toml}.
+"""
+
+import dataclasses
+import difflib
+import ipaddress
+import json
+import math
+import os
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from encodings import idna as _idna2003
+
+__all__ = [
+    "ConfigError", "Config", "StorageConfig", "AuthConfig", "C2SConfig",
+    "HostConfig", "SASL_MECHANISMS", "loadConfig", "parseConfig",
+    "defaultConfig",
+]
+
+#: The SASL mechanisms the server implements, strongest first.
+SASL_MECHANISMS = ("SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256",
+                   "SCRAM-SHA-1", "PLAIN")
+
+#: The modules a host loads when its table names none.
+DEFAULT_MODULES = ("ping",)
+
+#: The storage drivers C{storage.driver} may name.
+STORAGE_DRIVERS = ("sqlite", "memory")
+
+#: The name of the database file in the data directory when
+#: C{storage.path} is empty.
+DEFAULT_DATABASE = "xmppframe.sqlite"
+
+#: The fewest SCRAM iterations accepted: a server SHOULD announce at least
+#: 4096 (RFC 5802 §5.1 for SCRAM-SHA-1, RFC 7677 §3 and §4 for SHA-256).
+MIN_SCRAM_ITERATIONS = 4096
+
+
+class ConfigError(Exception):
+    """
+    The configuration cannot be used.  C{str()} of it is one line that says
+    which key (or which file and line) and why.
+    """
+
+
+class _Problem(Exception):
+    """
+    A value is wrong.  Raised while converting, caught by the walker, which
+    prefixes the path of the key it was converting.
+
+    @ivar keys: the path below the key being converted (table keys as
+        C{str}, array indexes as C{int}).
+    """
+
+    def __init__(self, message, keys=()):
+        Exception.__init__(self, message)
+        self.message = message
+        self.keys = tuple(keys)
+
+    def under(self, *keys):
+        return _Problem(self.message, keys + self.keys)
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _keyPath(keys):
+    """
+    Spell a key path as TOML would: C{hosts."example.org".modules[0]}.
+    """
+    text = ""
+    for key in keys:
+        if isinstance(key, int):
+            text += "[%d]" % (key,)
+            continue
+        part = key if _BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
+        text += ("." if text else "") + part
+    return text
+
+
+def _describe(value):
+    """
+    Show a value from a TOML file in an error message, spelt as TOML would.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, (int, float, str)):
+        return repr(value)
+    return "%s (%s)" % (type(value).__name__, value)
+
+
+# Kinds: how a TOML value becomes the Python value a setting holds.
+
+@dataclass(frozen=True)
+class _Context:
+    """
+    What conversions need besides the value: the directory that relative
+    paths are relative to.
+    """
+    basedir: str
+
+
+class _Kind:
+    """
+    A type of setting.  C{expected} completes "expected ..." in errors.
+    """
+
+    expected = "a value"
+    plural = "values"
+
+    def accepts(self, value):
+        raise NotImplementedError()
+
+    def convert(self, value, context):
+        if not self.accepts(value):
+            raise _Problem("expected %s, got %s" % (self.expected, _describe(value)))
+        return self.finish(value, context)
+
+    def finish(self, value, context):
+        return value
+
+
+class _Text(_Kind):
+    expected = "a string"
+    plural = "strings"
+
+    def accepts(self, value):
+        return isinstance(value, str)
+
+
+class _Integer(_Kind):
+    expected = "an integer"
+
+    def accepts(self, value):
+        # TOML booleans are Python bools, which are ints: refuse them.
+        return isinstance(value, int) and not isinstance(value, bool)
+
+
+class _Number(_Kind):
+    """
+    A finite number; TOML integers are accepted and become floats.
+    """
+    expected = "a number"
+
+    def accepts(self, value):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    def finish(self, value, context):
+        if not math.isfinite(value):
+            raise _Problem("must be a finite number, got %s" % (_describe(value),))
+        return float(value)
+
+
+class _Boolean(_Kind):
+    expected = "true or false"
+
+    def accepts(self, value):
+        return isinstance(value, bool)
+
+
+class _Path(_Text):
+    """
+    A file or directory name, made absolute against the config file's
+    directory.  An empty string means "not set" and becomes C{None}.
+    """
+
+    def finish(self, value, context):
+        if value == "":
+            return None
+        return os.path.abspath(os.path.join(context.basedir, os.path.expanduser(value)))
+
+
+class _ListOf(_Kind):
+    """
+    An array whose items are all of one kind; becomes a tuple.  An
+    C{itemCheck} failure names the item's index.
+    """
+
+    def __init__(self, item, itemCheck=None):
+        self.item = item
+        self.itemCheck = itemCheck
+        self.expected = "an array of %s" % (item.plural,)
+
+    def accepts(self, value):
+        return isinstance(value, list)
+
+    def finish(self, value, context):
+        items = []
+        for index, raw in enumerate(value):
+            try:
+                item = self.item.convert(raw, context)
+                _runCheck(self.itemCheck, item)
+            except _Problem as problem:
+                raise problem.under(index)
+            items.append(item)
+        return tuple(items)
+
+
+class _Section(_Kind):
+    """
+    A TOML table read into the dataclass C{cls}: each field declared with
+    L{setting} is a key; other keys are unknown keys and an error.
+    """
+
+    expected = "a table"
+
+    def __init__(self, cls):
+        self.cls = cls
+
+    def accepts(self, value):
+        return isinstance(value, dict)
+
+    def finish(self, value, context, **given):
+        settings = _settingsOf(self.cls)
+        for key in value:
+            if key not in settings:
+                raise _Problem(_unknownKeyMessage(key, settings), (key,))
+        values = dict(given)
+        for name, spec in settings.items():
+            try:
+                values[name] = spec.read(value.get(name, spec.default), context)
+            except _Problem as problem:
+                raise problem.under(name)
+        instance = self.cls(**values)
+        for name, message in instance._relationProblems():
+            raise _Problem(message, (name,))
+        return instance
+
+
+class _Hosts(_Kind):
+    """
+    The C{[hosts]} table: one sub-table per virtual host, keyed by domain.
+    Names are prepared as RFC 7622 §3.2 domainparts; two keys naming the
+    same domain are an error.  Becomes a tuple of L{HostConfig} in file
+    order.
+    """
+
+    expected = "a table of host tables"
+
+    def __init__(self, section):
+        self.section = section
+
+    def accepts(self, value):
+        return isinstance(value, dict)
+
+    def finish(self, value, context):
+        if not value:
+            raise _Problem("at least one host is required")
+        hosts = []
+        seen = {}
+        for key, table in value.items():
+            try:
+                name = _prepareHostName(key)
+            except _Problem as problem:
+                raise problem.under(key)
+            if name in seen:
+                raise _Problem("the same host as %s" % (json.dumps(seen[name]),), (key,))
+            seen[name] = key
+            try:
+                if not self.section.accepts(table):
+                    raise _Problem("expected a table, got %s" % (_describe(table),))
+                hosts.append(self.section.finish(table, context, name=name))
+            except _Problem as problem:
+                raise problem.under(key)
+        return tuple(hosts)
+
+
+def _unknownKeyMessage(key, settings):
+    close = difflib.get_close_matches(key, list(settings), n=1)
+    if close:
+        return "unknown key (did you mean %r?)" % (close[0],)
+    return "unknown key"
+
+
+# Checks: a function of the converted value returning None when it is
+# fine, or a message saying what is wrong.
+
+def _runCheck(check, value):
+    if check is not None:
+        message = check(value)
+        if message is not None:
+            raise _Problem(message)
+
+
+def _atLeast(minimum):
+    def check(value):
+        if value < minimum:
+            return "must be at least %s, got %s" % (minimum, value)
+    return check
+
+
+def _positive(value):
+    if value <= 0:
+        return "must be greater than 0, got %s" % (value,)
+
+
+def _oneOf(*choices):
+    def check(value):
+        if value not in choices:
+            return "must be one of %s, got %r" % (
+                ", ".join(repr(c) for c in choices), value)
+    return check
+
+
+def _required(value):
+    if value is None:
+        return "must not be empty"
+
+
+def _notBlank(value):
+    if not value.strip():
+        return "must not be empty"
+
+
+def _noDuplicates(values):
+    for index, value in enumerate(values):
+        if value in values[:index]:
+            return "%r is listed twice" % (value,)
+
+
+def _mechanisms(names):
+    for name in names:
+        if name not in SASL_MECHANISMS:
+            return "unknown SASL mechanism %r (known: %s)" % (
+                name, ", ".join(SASL_MECHANISMS))
+    if not names:
+        return "at least one SASL mechanism is required"
+    return _noDuplicates(names)
+
+
+# Settings.
+
+_SETTING = "xmppframe.setting"
+
+
+@dataclass(frozen=True)
+class _Setting:
+    kind: _Kind
+    default: object
+    check: object = None
+
+    def read(self, value, context):
+        converted = self.kind.convert(value, context)
+        _runCheck(self.check, converted)
+        return converted
+
+
+def _setting(kind, default, check=None):
+    """
+    Declare a dataclass field as a configuration key.
+
+    @param kind: how the TOML value is converted.
+    @param default: the value when the key is absent, as written in TOML.
+    @param check: C{check(value) -> None or message}, on the converted value.
+    """
+    return field(metadata={_SETTING: _Setting(kind, default, check)})
+
+
+def _settingsOf(cls):
+    return {f.name: f.metadata[_SETTING] for f in dataclasses.fields(cls)
+            if _SETTING in f.metadata}
+
+
+class _Validated:
+    """
+    Mixin for checks that involve more than one key of a section.
+    """
+
+    def _relationProblems(self):
+        """
+        @return: an iterable of C{(key, message)}, empty when consistent.
+        """
+        return ()
+
+
+@dataclass(frozen=True)
+class StorageConfig(_Validated):
+    """
+    C{[storage]}: where accounts and module data are kept.
+
+    @ivar path: the absolute path of the database (for file-based drivers).
+    """
+    driver: str = _setting(_Text(), "sqlite", _oneOf(*STORAGE_DRIVERS))
+    path: str = _setting(_Path(), "")
+
+
+@dataclass(frozen=True)
+class AuthConfig(_Validated):
+    """
+    C{[auth]}: SASL credentials and the delay after failed attempts, which
+    doubles per consecutive failure from one IP address (RFC 6120 §13.2
+    counts dictionary attacks among the threats to guard against).
+    """
+    scram_iterations: int = _setting(_Integer(), MIN_SCRAM_ITERATIONS,
+                                    _atLeast(MIN_SCRAM_ITERATIONS))
+    failure_delay: float = _setting(_Number(), 1.0, _atLeast(0))
+    failure_delay_max: float = _setting(_Number(), 30.0, _atLeast(0))
+
+    def _relationProblems(self):
+        if self.failure_delay_max < self.failure_delay:
+            yield ("failure_delay_max", "must not be less than failure_delay (%s)"
+                   % (self.failure_delay,))
+
+
+_ENDPOINTS = _ListOf(_Text(), _notBlank)
+
+
+@dataclass(frozen=True)
+class C2SConfig(_Validated):
+    """
+    C{[c2s]}: client connections (RFC 6120).  Listeners are Twisted
+    strports server endpoint descriptions; C{listen} ones offer STARTTLS
+    (RFC 6120 §5), C{listen_tls} ones start TLS at once (XEP-0368).
+    """
+    listen: tuple[str, ...] = _setting(_ENDPOINTS, ["tcp:5222"])
+    listen_tls: tuple[str, ...] = _setting(_ENDPOINTS, ["tcp:5223"])
+    require_encryption: bool = _setting(_Boolean(), True)
+    max_stanza_size: int = _setting(_Integer(), 262144, _positive)
+    auth_timeout: float = _setting(_Number(), 60.0, _positive)
+    idle_timeout: float = _setting(_Number(), 0.0, _atLeast(0))
+    close_grace: float = _setting(_Number(), 2.0, _atLeast(0))
+    mechanisms: tuple[str, ...] = _setting(_ListOf(_Text()), list(SASL_MECHANISMS),
+                                          _mechanisms)
+
+
+@dataclass(frozen=True)
+class HostConfig(_Validated):
+    """
+    C{[hosts."NAME"]}: one virtual host.
+
+    @ivar name: the prepared domain (the table's key).
+    @ivar certificate: absolute path of its PEM certificate (chain), or
+        C{None} to use a self-signed one generated into the data directory.
+    @ivar key: absolute path of the PEM private key, or C{None} (then the
+        key is read from the certificate file, or generated with it).
+    @ivar modules: names of the module plugins loaded on this host.
+    """
+    name: str
+    certificate: str | None = _setting(_Path(), "")
+    key: str | None = _setting(_Path(), "")
+    modules: tuple[str, ...] = _setting(_ListOf(_Text(), _notBlank), list(DEFAULT_MODULES),
+                                        _noDuplicates)
+
+    def _relationProblems(self):
+        if self.key is not None and self.certificate is None:
+            yield "key", "is set but certificate is not"
+
+
+@dataclass(frozen=True)
+class Config(_Validated):
+    """
+    The whole configuration.
+
+    @ivar path: the absolute path of the file it was read from, or C{None}
+        for the built-in defaults.
+    @ivar data_dir: the absolute path of the data directory.
+    @ivar hosts: the L{HostConfig}s, in file order; the first is the default
+        host.
+    """
+    path: str | None
+    data_dir: str = _setting(_Path(), "data", _required)
+    storage: StorageConfig = _setting(_Section(StorageConfig), {})
+    auth: AuthConfig = _setting(_Section(AuthConfig), {})
+    c2s: C2SConfig = _setting(_Section(C2SConfig), {})
+    hosts: tuple[HostConfig, ...] = _setting(_Hosts(_Section(HostConfig)), {"localhost": {}})
+
+    def host(self, name):
+        """
+        @return: the L{HostConfig} of domain C{name} (prepared first, so any
+            spelling of it matches), or C{None}.
+        """
+        try:
+            name = _prepareHostName(name)
+        except _Problem:
+            return None
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        return None
+
+    @property
+    def hostNames(self):
+        return tuple(host.name for host in self.hosts)
+
+
+# Host names.
+
+_LDH_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+
+
+def _prepareHostName(text):
+    """
+    Prepare a configured host name as an RFC 7622 §3.2 domainpart, with
+    L{xmppframe.jid.prepareDomainpart} when that module is present.
+
+    @raise _Problem: if it is not a valid domain name.
+    """
+    if not isinstance(text, str):
+        raise _Problem("expected a domain name, got %s" % (_describe(text),))
+    try:
+        from xmppframe.jid import InvalidJID, prepareDomainpart
+    except ModuleNotFoundError as e:
+        if e.name != "xmppframe.jid":
+            raise
+        return _fallbackPrepareDomain(text)
+    try:
+        return prepareDomainpart(text.lower())
+    except InvalidJID as e:
+        raise _Problem("not a valid domain name: %s" % (e,))
+
+
+def _fallbackPrepareDomain(text):
+    """
+    A strict approximation of RFC 7622 §3.2 for when L{xmppframe.jid} is
+    not available: width-mapped, lowercased, the final dot stripped,
+    A-labels turned into U-labels, each label a valid (IDNA 2003) name of at
+    most 63 octets; IP address literals allowed.
+    """
+    def invalid(why):
+        return _Problem("not a valid domain name: %s" % (why,))
+
+    name = unicodedata.normalize("NFKC", text).lower()
+    if name.endswith("."):
+        name = name[:-1]
+    if not name:
+        raise invalid("it is empty")
+    if len(name.encode("utf-8")) > 1023:
+        raise invalid("longer than 1023 octets")
+    if name.startswith("[") and name.endswith("]"):
+        try:
+            return "[%s]" % (ipaddress.IPv6Address(name[1:-1]).compressed,)
+        except ValueError:
+            raise invalid("not an IPv6 address")
+    labels = []
+    for label in name.split("."):
+        if not label:
+            raise invalid("empty label")
+        try:
+            ascii = _idna2003.ToASCII(label).decode("ascii").lower()
+            unicode = _idna2003.ToUnicode(ascii)
+        except UnicodeError:
+            raise invalid("bad label %r" % (label,))
+        if not _LDH_LABEL.match(ascii):
+            raise invalid("bad label %r" % (label,))
+        labels.append(unicode)
+    return ".".join(labels)
+
+
+# Entry points.
+
+def parseConfig(data, basedir, path=None):
+    """
+    Validate a configuration given as parsed TOML.
+
+    @param data: a C{dict} as L{tomllib.loads} returns it.
+    @param basedir: the directory relative paths are relative to.
+    @param path: the file it came from, for L{Config.path}.
+    @raise ConfigError: naming the first bad key.
+    """
+    context = _Context(os.path.abspath(os.fspath(basedir)))
+    try:
+        if not isinstance(data, dict):
+            raise _Problem("expected a table, got %s" % (_describe(data),))
+        config = _Section(Config).finish(
+            data, context, path=None if path is None else os.path.abspath(path))
+    except _Problem as problem:
+        where = _keyPath(problem.keys)
+        raise ConfigError("config error: %s%s" % (
+            where + ": " if where else "", problem.message)) from None
+    if config.storage.path is None:
+        storage = dataclasses.replace(
+            config.storage, path=os.path.join(config.data_dir, DEFAULT_DATABASE))
+        config = dataclasses.replace(config, storage=storage)
+    return config
+
+
+def defaultConfig(basedir="."):
+    """
+    The configuration used when there is no file: every default, the data
+    directory under C{basedir}, one host "localhost".
+    """
+    return parseConfig({}, basedir)
+
+
+def loadConfig(path):
+    """
+    Read and validate a TOML configuration file.
+
+    @param path: the file, or C{None} for L{defaultConfig} in the current
+        directory.
+    @raise ConfigError: if the file cannot be read, is not TOML, or is not a
+        valid configuration; the message names the file or the key.
+    """
+    if path is None:
+        return defaultConfig(".")
+    path = os.path.abspath(os.fspath(path))
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        raise ConfigError("config error: %s: %s" % (path, e.strerror or e)) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError("config error: %s: not UTF-8 text (byte %d)" % (
+            path, e.start)) from None
+    except tomllib.TOMLDecodeError as e:
+        # The message ends with "(at line L, column C)".
+        raise ConfigError("config error: %s: %s" % (path, e)) from None
+    return parseConfig(data, os.path.dirname(path), path=path)
