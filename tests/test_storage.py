@@ -1,0 +1,508 @@
+"""
+Tests for the storage drivers: one set of tests, L{StorageTestsMixin}, run
+against the in-memory driver and the SQLite driver, so that both keep the
+same semantics; then what only SQLite has (files, schema versions).
+"""
+
+import os
+import sqlite3
+import stat
+
+from twisted.internet import reactor, task
+from twisted.trial import unittest
+from zope.interface.verify import verifyObject
+
+from xmppframe.interfaces import IArchiveStore, IKeyValueStore, IMapStore, IStorage
+from xmppframe.storage import (
+    ArchiveItem, SchemaVersionError, StorageError, storageFromConfig)
+from xmppframe.storage.memory import MemoryStorage
+from xmppframe.storage.sqlite import SCHEMA_VERSION, SQLiteStorage
+
+
+class StorageTestsMixin:
+    """
+    The behaviour every L{IStorage} driver shares.  A subclass defines
+    C{makeStorage()}, returning a Deferred that fires with an opened
+    driver that is closed when the test ends.
+    """
+
+    async def setUp(self):
+        self.storage = await self.makeStorage()
+
+    def test_interfaces(self):
+        self.assertTrue(verifyObject(IStorage, self.storage))
+        self.assertTrue(verifyObject(IKeyValueStore, self.storage.keyValue("h", "s")))
+        self.assertTrue(verifyObject(IMapStore, self.storage.map("h", "s")))
+        self.assertTrue(verifyObject(IArchiveStore, self.storage.archive("h", "s")))
+
+    # Key-value stores.
+
+    async def test_keyValueRoundTrip(self):
+        store = self.storage.keyValue("example.org", "vcard")
+        self.assertIsNone(await store.get("alice"))
+        value = {"name": "Alice", "tags": ["a", "b"], "n": 1.5, "ok": True, "none": None}
+        await store.set("alice", value)
+        self.assertEqual(await store.get("alice"), value)
+        await store.set("alice", [1, 2])
+        self.assertEqual(await store.get("alice"), [1, 2])
+
+    async def test_keyValueJSONSemantics(self):
+        """
+        What comes back is what JSON makes of the value: tuples become
+        lists and keys become strings.
+        """
+        store = self.storage.keyValue("example.org", "s")
+        await store.set("alice", {"t": (1, 2), 3: "x", "u": "\u00e9\U0001f600"})
+        self.assertEqual(await store.get("alice"), {"t": [1, 2], "3": "x", "u": "\u00e9\U0001f600"})
+
+    async def test_keyValueCopies(self):
+        """
+        Neither the stored object nor a result aliases the stored value.
+        """
+        store = self.storage.keyValue("example.org", "s")
+        value = {"list": [1]}
+        await store.set("alice", value)
+        value["list"].append(2)
+        first = await store.get("alice")
+        first["list"].append(3)
+        self.assertEqual(await store.get("alice"), {"list": [1]})
+
+    async def test_keyValueDelete(self):
+        store = self.storage.keyValue("example.org", "s")
+        await store.set("alice", 1)
+        self.assertIs(await store.delete("alice"), True)
+        self.assertIs(await store.delete("alice"), False)
+        self.assertIsNone(await store.get("alice"))
+
+    async def test_keyValueSetNoneDeletes(self):
+        store = self.storage.keyValue("example.org", "s")
+        await store.set("alice", 1)
+        await store.set("alice", None)
+        self.assertIsNone(await store.get("alice"))
+        self.assertEqual(await store.keys(), [])
+        await store.set("bob", None)
+        self.assertEqual(await store.keys(), [])
+
+    async def test_keyValueFalsyValues(self):
+        """
+        Values that are false are still values.
+        """
+        store = self.storage.keyValue("example.org", "s")
+        for value in (0, "", [], {}, False):
+            await store.set("alice", value)
+            self.assertEqual(await store.get("alice"), value)
+        self.assertEqual(await store.keys(), ["alice"])
+
+    async def test_keyValueKeysSorted(self):
+        store = self.storage.keyValue("example.org", "s")
+        for user in ("carol", "alice", "bob", ""):
+            await store.set(user, {})
+        self.assertEqual(await store.keys(), ["", "alice", "bob", "carol"])
+
+    async def test_keyValueBadValue(self):
+        store = self.storage.keyValue("example.org", "s")
+        await self.assertFailure(store.set("alice", object()), TypeError)
+        await self.assertFailure(store.set("alice", float("nan")), ValueError)
+        await self.assertFailure(store.set(42, 1), TypeError)
+        await self.assertFailure(store.get(None), TypeError)
+        self.assertIsNone(await store.get("alice"))
+
+    def test_badStoreNames(self):
+        self.assertRaises(ValueError, self.storage.keyValue, "", "s")
+        self.assertRaises(ValueError, self.storage.map, "h", "")
+        self.assertRaises(TypeError, self.storage.archive, b"h", "s")
+
+    # Map stores.
+
+    async def test_mapRoundTrip(self):
+        store = self.storage.map("example.org", "roster")
+        self.assertIsNone(await store.get("alice", "bob@example.org"))
+        self.assertEqual(await store.items("alice"), {})
+        await store.set("alice", "bob@example.org", {"subscription": "both"})
+        await store.set("alice", "carol@example.org", {"subscription": "none"})
+        self.assertEqual(await store.get("alice", "bob@example.org"), {"subscription": "both"})
+        await store.set("alice", "bob@example.org", {"subscription": "to"})
+        self.assertEqual(await store.items("alice"), {
+            "bob@example.org": {"subscription": "to"},
+            "carol@example.org": {"subscription": "none"}})
+
+    async def test_mapCopies(self):
+        store = self.storage.map("example.org", "s")
+        value = [1]
+        await store.set("alice", "k", value)
+        value.append(2)
+        (await store.items("alice"))["k"].append(3)
+        (await store.get("alice", "k")).append(4)
+        self.assertEqual(await store.get("alice", "k"), [1])
+
+    async def test_mapDelete(self):
+        store = self.storage.map("example.org", "s")
+        await store.set("alice", "k", 1)
+        await store.set("alice", "l", 2)
+        self.assertIs(await store.delete("alice", "k"), True)
+        self.assertIs(await store.delete("alice", "k"), False)
+        self.assertIs(await store.delete("bob", "l"), False)
+        await store.set("alice", "l", None)
+        self.assertEqual(await store.items("alice"), {})
+
+    async def test_mapClear(self):
+        store = self.storage.map("example.org", "s")
+        await store.set("alice", "k", 1)
+        await store.set("alice", "l", 2)
+        await store.set("bob", "k", 3)
+        await store.clear("alice")
+        await store.clear("nobody")
+        self.assertEqual(await store.items("alice"), {})
+        self.assertEqual(await store.items("bob"), {"k": 3})
+
+    async def test_mapBadArguments(self):
+        store = self.storage.map("example.org", "s")
+        await self.assertFailure(store.set("alice", 1, 1), TypeError)
+        await self.assertFailure(store.set("alice", "k", {1, 2}), TypeError)
+        await self.assertFailure(store.items(None), TypeError)
+
+    # Archive stores.
+
+    async def appendSome(self, store, user="alice"):
+        """
+        Append four items: at times 10, 20, 30, 40, with bob, carol, bob,
+        and nobody.
+
+        @return: their ids.
+        """
+        ids = []
+        for when, with_ in ((10, "bob@example.org"), (20, "carol@example.org"),
+                            (30, "bob@example.org"), (40, None)):
+            ids.append(await store.append(user, b"<message n='%d'/>" % (when,),
+                                          with_=with_, when=when))
+        return ids
+
+    async def test_archiveAppendQuery(self):
+        store = self.storage.archive("example.org", "mam")
+        ids = await self.appendSome(store)
+        for itemId in ids:
+            self.assertIsInstance(itemId, str)
+        self.assertEqual([int(i) for i in ids], sorted(int(i) for i in ids))
+        self.assertEqual(len(set(ids)), 4)
+        items = await store.query("alice")
+        self.assertEqual(items[0], ArchiveItem(ids[0], 10.0, "bob@example.org",
+                                               b"<message n='10'/>"))
+        self.assertEqual([item.id for item in items], ids)
+        self.assertEqual([item.when for item in items], [10.0, 20.0, 30.0, 40.0])
+        self.assertIsNone(items[3].with_)
+        for item in items:
+            self.assertIsInstance(item.payload, bytes)
+            self.assertIsInstance(item.when, float)
+
+    async def test_archiveAppendNow(self):
+        """
+        Without C{when}, an item is stamped with the driver's clock.
+        """
+        store = self.storage.archive("example.org", "offline")
+        await store.append("alice", b"<x/>")
+        (item,) = await store.query("alice")
+        self.assertEqual(item.when, self.now)
+
+    async def test_archiveQueryWith(self):
+        store = self.storage.archive("example.org", "mam")
+        ids = await self.appendSome(store)
+        items = await store.query("alice", with_="bob@example.org")
+        self.assertEqual([item.id for item in items], [ids[0], ids[2]])
+        self.assertEqual(await store.query("alice", with_="dave@example.org"), [])
+
+    async def test_archiveQueryTime(self):
+        """
+        C{start} and C{end} are inclusive, as XEP-0313 §4.1.1 asks.
+        """
+        store = self.storage.archive("example.org", "mam")
+        ids = await self.appendSome(store)
+        items = await store.query("alice", start=20, end=30)
+        self.assertEqual([item.id for item in items], ids[1:3])
+        items = await store.query("alice", start=25.5)
+        self.assertEqual([item.id for item in items], ids[2:])
+        items = await store.query("alice", end=19.99)
+        self.assertEqual([item.id for item in items], ids[:1])
+
+    async def test_archiveQueryAfterBefore(self):
+        """
+        C{after} and C{before} are exclusive ids, for paging (XEP-0059).
+        """
+        store = self.storage.archive("example.org", "mam")
+        ids = await self.appendSome(store)
+        items = await store.query("alice", after=ids[0], before=ids[3])
+        self.assertEqual([item.id for item in items], ids[1:3])
+        items = await store.query("alice", after=ids[3])
+        self.assertEqual(items, [])
+
+    async def test_archiveQueryLimitReverse(self):
+        store = self.storage.archive("example.org", "mam")
+        ids = await self.appendSome(store)
+        items = await store.query("alice", limit=2)
+        self.assertEqual([item.id for item in items], ids[:2])
+        items = await store.query("alice", reverse=True)
+        self.assertEqual([item.id for item in items], ids[::-1])
+        # The last page: the newest items first.
+        items = await store.query("alice", limit=2, reverse=True)
+        self.assertEqual([item.id for item in items], [ids[3], ids[2]])
+        items = await store.query("alice", before=ids[2], limit=1, reverse=True)
+        self.assertEqual([item.id for item in items], [ids[1]])
+        self.assertEqual(await store.query("alice", limit=0), [])
+
+    async def test_archiveCountDelete(self):
+        store = self.storage.archive("example.org", "offline")
+        ids = await self.appendSome(store)
+        await self.appendSome(store, "bob")
+        self.assertEqual(await store.count("alice"), 4)
+        self.assertEqual(await store.delete("alice", [ids[1], ids[3], "999999"]), 2)
+        self.assertEqual([item.id for item in await store.query("alice")], [ids[0], ids[2]])
+        self.assertEqual(await store.delete("alice"), 2)
+        self.assertEqual(await store.count("alice"), 0)
+        self.assertEqual(await store.count("bob"), 4)
+        self.assertEqual(await store.count("nobody"), 0)
+
+    async def test_archiveIdsNotReused(self):
+        store = self.storage.archive("example.org", "offline")
+        first = await store.append("alice", b"1")
+        await store.delete("alice")
+        second = await store.append("alice", b"2")
+        self.assertGreater(int(second), int(first))
+
+    async def test_archiveBadArguments(self):
+        store = self.storage.archive("example.org", "mam")
+        await self.assertFailure(store.append("alice", "text"), TypeError)
+        await self.assertFailure(store.append("alice", b"x", when="yesterday"), TypeError)
+        await self.assertFailure(store.append("alice", b"x", when=float("inf")), ValueError)
+        await self.assertFailure(store.query("alice", after="abc"), ValueError)
+        await self.assertFailure(store.query("alice", limit=-1), ValueError)
+        await self.assertFailure(store.delete("alice", "12"), TypeError)
+        await self.assertFailure(store.delete("alice", ["x"]), ValueError)
+        self.assertEqual(await store.count("alice"), 0)
+
+    # Isolation.
+
+    async def test_isolation(self):
+        """
+        The same user in another host or another store sees nothing.
+        """
+        stores = [self.storage.keyValue(host, name)
+                  for host in ("a.example", "b.example") for name in ("one", "two")]
+        for n, store in enumerate(stores):
+            await store.set("alice", n)
+        for n, store in enumerate(stores):
+            self.assertEqual(await store.get("alice"), n)
+            self.assertEqual(await store.keys(), ["alice"])
+
+        maps = [self.storage.map(host, name)
+                for host in ("a.example", "b.example") for name in ("one", "two")]
+        await maps[0].set("alice", "k", 1)
+        for other in maps[1:]:
+            self.assertEqual(await other.items("alice"), {})
+        await maps[1].clear("alice")
+        self.assertEqual(await maps[0].items("alice"), {"k": 1})
+
+        archives = [self.storage.archive(host, name)
+                    for host in ("a.example", "b.example") for name in ("one", "two")]
+        await archives[0].append("alice", b"x")
+        for other in archives[1:]:
+            self.assertEqual(await other.count("alice"), 0)
+            await other.delete("alice")
+        self.assertEqual(await archives[0].count("alice"), 1)
+
+    async def test_sameStoreTwice(self):
+        """
+        Two store objects of the same host and name share their data.
+        """
+        await self.storage.keyValue("h", "s").set("alice", 1)
+        self.assertEqual(await self.storage.keyValue("h", "s").get("alice"), 1)
+
+
+class MemoryStorageTests(StorageTestsMixin, unittest.TestCase):
+
+    now = 1234.5
+
+    def makeStorage(self):
+        clock = task.Clock()
+        clock.advance(self.now)
+        storage = MemoryStorage(clock=clock)
+        self.addCleanup(storage.close)
+        return storage.open().addCallback(lambda _: storage)
+
+    def test_firesSynchronously(self):
+        store = self.storage.keyValue("h", "s")
+        self.assertIsNone(self.successResultOf(store.set("alice", 1)))
+        self.assertEqual(self.successResultOf(store.get("alice")), 1)
+        self.failureResultOf(store.set("alice", object()), TypeError)
+
+
+class _FrozenReactor:
+    """
+    The real reactor (for threads), with a fixed clock.
+    """
+
+    def __init__(self, now):
+        self._now = now
+
+    def __getattr__(self, name):
+        return getattr(reactor, name)
+
+    def seconds(self):
+        return self._now
+
+
+class SQLiteStorageTests(StorageTestsMixin, unittest.TestCase):
+
+    now = 1234.5
+
+    def makeStorage(self):
+        self.path = os.path.join(self.mktemp(), "data", "xmppframe.sqlite")
+        return self.openStorage()
+
+    def openStorage(self, **kwargs):
+        storage = SQLiteStorage(self.path, reactor=_FrozenReactor(self.now), **kwargs)
+        self.addCleanup(storage.close)
+        return storage.open().addCallback(lambda _: storage)
+
+    def test_directoryCreated(self):
+        mode = os.stat(os.path.dirname(self.path)).st_mode
+        self.assertTrue(stat.S_ISDIR(mode))
+        self.assertEqual(stat.S_IMODE(mode) & 0o077, 0)
+
+    def test_pragmas(self):
+        def pragmas(cursor):
+            return [cursor.execute("PRAGMA %s" % (name,)).fetchone()[0]
+                    for name in ("journal_mode", "synchronous", "foreign_keys")]
+        d = self.storage.runInteraction(pragmas)
+        d.addCallback(self.assertEqual, ["wal", 2, 1])  # 2 is FULL
+        return d
+
+    async def test_persistence(self):
+        """
+        What was written is there after close() and a new open().
+        """
+        await self.storage.keyValue("h", "kv").set("alice", {"a": 1})
+        await self.storage.map("h", "m").set("alice", "k", [1])
+        itemId = await self.storage.archive("h", "ar").append(
+            "alice", b"\x00\xff<x/>", with_="bob@h", when=5)
+        await self.storage.close()
+
+        storage = await self.openStorage()
+        self.assertEqual(await storage.keyValue("h", "kv").get("alice"), {"a": 1})
+        self.assertEqual(await storage.map("h", "m").items("alice"), {"k": [1]})
+        self.assertEqual(await storage.archive("h", "ar").query("alice"),
+                         [ArchiveItem(itemId, 5.0, "bob@h", b"\x00\xff<x/>")])
+
+    async def test_closeWaitsForPending(self):
+        """
+        close() lets the operations under way finish; later ones fail.
+        """
+        store = self.storage.keyValue("h", "s")
+        writes = [store.set("user%d" % (n,), n) for n in range(20)]
+        await self.storage.close()
+        for write in writes:
+            self.assertIsNone(await write)
+        await self.assertFailure(store.get("user1"), StorageError)
+
+        storage = await self.openStorage()
+        self.assertEqual(len(await storage.keyValue("h", "s").keys()), 20)
+
+    def schemaVersion(self):
+        connection = sqlite3.connect(self.path)
+        try:
+            return connection.execute("SELECT version FROM schema_version").fetchall()
+        finally:
+            connection.close()
+
+    async def test_migrateEmptyFile(self):
+        """
+        An empty file (as a new database is) gets the whole schema.
+        """
+        await self.storage.close()
+        os.remove(self.path)
+        open(self.path, "wb").close()
+        storage = await self.openStorage()
+        self.assertEqual(self.schemaVersion(), [(SCHEMA_VERSION,)])
+        await storage.keyValue("h", "s").set("alice", 1)
+
+    async def test_migrationsInOrder(self):
+        """
+        Only the migrations a database lacks are applied, in order.
+        """
+        await self.storage.close()
+        applied = []
+
+        def second(cursor):
+            applied.append(2)
+            cursor.execute("CREATE TABLE extra (x)")
+
+        def third(cursor):
+            applied.append(3)
+            cursor.execute("INSERT INTO extra VALUES (3)")
+
+        from xmppframe.storage.sqlite import MIGRATIONS
+        storage = await self.openStorage(migrations=MIGRATIONS + (second, third))
+        self.assertEqual(applied, [2, 3])
+        self.assertEqual(self.schemaVersion(), [(SCHEMA_VERSION + 2,)])
+        await storage.close()
+        await self.openStorage(migrations=MIGRATIONS + (second, third))
+        self.assertEqual(applied, [2, 3])
+
+    async def test_failedMigrationRollsBack(self):
+        await self.storage.close()
+
+        def broken(cursor):
+            cursor.execute("CREATE TABLE extra (x)")
+            cursor.execute("THIS IS NOT SQL")
+
+        from xmppframe.storage.sqlite import MIGRATIONS
+        storage = SQLiteStorage(self.path, migrations=MIGRATIONS + (broken,))
+        await self.assertFailure(storage.open(), StorageError)
+        self.assertEqual(self.schemaVersion(), [(SCHEMA_VERSION,)])
+        connection = sqlite3.connect(self.path)
+        tables = connection.execute("SELECT name FROM sqlite_master WHERE name = 'extra'")
+        self.assertEqual(tables.fetchall(), [])
+        connection.close()
+
+    async def test_refuseNewerSchema(self):
+        await self.storage.close()
+        connection = sqlite3.connect(self.path)
+        with connection:
+            connection.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
+        connection.close()
+        storage = SQLiteStorage(self.path)
+        error = await self.assertFailure(storage.open(), SchemaVersionError)
+        self.assertIn("newer xmppframe", str(error))
+        self.assertEqual(self.schemaVersion(), [(SCHEMA_VERSION + 1,)])
+        # The failed driver is not left open.
+        await self.assertFailure(storage.keyValue("h", "s").get("a"), StorageError)
+
+    async def test_notADatabase(self):
+        path = os.path.join(self.mktemp() + "-other", "junk.sqlite")
+        os.makedirs(os.path.dirname(path))
+        with open(path, "wb") as f:
+            f.write(b"this is not a database" * 100)
+        storage = SQLiteStorage(path)
+        error = await self.assertFailure(storage.open(), StorageError)
+        self.assertIn(path, str(error))
+
+    async def test_notOpen(self):
+        storage = SQLiteStorage(self.path)
+        await self.assertFailure(storage.keyValue("h", "s").keys(), StorageError)
+        await storage.close()
+
+
+class StorageFromConfigTests(unittest.TestCase):
+
+    def test_memory(self):
+        self.assertIsInstance(storageFromConfig("memory", ""), MemoryStorage)
+
+    def test_sqlite(self):
+        storage = storageFromConfig("sqlite", "some/file.sqlite", reactor=reactor)
+        self.assertIsInstance(storage, SQLiteStorage)
+        self.assertEqual(storage.path, "some/file.sqlite")
+
+    def test_sqliteNeedsPath(self):
+        self.assertRaises(ValueError, storageFromConfig, "sqlite", "")
+
+    def test_unknown(self):
+        error = self.assertRaises(ValueError, storageFromConfig, "mongodb", "x")
+        self.assertIn("mongodb", str(error))

@@ -1,0 +1,508 @@
+"""
+The embedded default storage driver: one SQLite file.
+
+Why this shape:
+  - SQLite calls block, so they run in one thread of a
+    L{twisted.enterprise.adbapi.ConnectionPool} with a single connection:
+    the reactor thread never waits on the disk, and one writer means no
+    lock contention inside the process.
+  - Durable before acknowledged: C{synchronous=FULL} and every operation
+    runs as its own transaction that adbapi commits before the Deferred
+    fires, so a stanza acknowledged to a client survives a power cut.
+  - C{journal_mode=WAL} lets the admin command (C{xmppframe user ...})
+    read and write while the server runs; a busy timeout covers the short
+    moments one of them holds the write lock.
+  - The schema is versioned: a C{schema_version} table and the ordered
+    L{MIGRATIONS}.  L{SQLiteStorage.open} applies the missing ones in one
+    transaction, and refuses a database from a newer xmppframe rather than
+    misreading it.
+"""
+
+import os
+import sqlite3
+import time
+
+from twisted.enterprise import adbapi
+from twisted.internet import defer
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from xmppframe.interfaces import IArchiveStore, IKeyValueStore, IMapStore, IStorage
+from xmppframe.storage import (
+    ArchiveItem, SchemaVersionError, StorageError, checkArchiveIds, checkLimit,
+    checkPayload, checkStoreName, checkText, checkTime, decodeValue, encodeValue,
+    parseArchiveId)
+
+__all__ = ["SQLiteStorage", "MIGRATIONS", "SCHEMA_VERSION"]
+
+
+# Migrations: each takes a cursor inside the open transaction and moves the
+# schema one version up.  Append new ones; never edit a released one.
+
+def _createStores(cursor):
+    """
+    Version 1: the key-value, map and archive tables.
+    """
+    cursor.execute("""
+        CREATE TABLE kv (
+            host TEXT NOT NULL, store TEXT NOT NULL, user TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (host, store, user)
+        ) WITHOUT ROWID""")
+    cursor.execute("""
+        CREATE TABLE map (
+            host TEXT NOT NULL, store TEXT NOT NULL, user TEXT NOT NULL,
+            key TEXT NOT NULL, value TEXT NOT NULL,
+            PRIMARY KEY (host, store, user, key)
+        ) WITHOUT ROWID""")
+    # AUTOINCREMENT: ids are never reused, even after the newest items are
+    # deleted, so an id a client saw (a MAM result id) names one item only.
+    cursor.execute("""
+        CREATE TABLE archive (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            host TEXT NOT NULL, store TEXT NOT NULL, user TEXT NOT NULL,
+            when_ REAL NOT NULL, with_ TEXT, payload BLOB NOT NULL
+        )""")
+    cursor.execute("CREATE INDEX archive_by_user ON archive (host, store, user, id)")
+    cursor.execute(
+        "CREATE INDEX archive_by_with ON archive (host, store, user, with_, id)")
+    cursor.execute(
+        "CREATE INDEX archive_by_time ON archive (host, store, user, when_)")
+
+
+#: The ordered schema migrations; the schema version is how many of them a
+#: database has had.
+MIGRATIONS = (_createStores,)
+
+#: The schema version this code writes.
+SCHEMA_VERSION = len(MIGRATIONS)
+
+#: Seconds a statement waits for another process's write lock.
+BUSY_TIMEOUT = 10.0
+
+
+def _prepareConnection(connection):
+    """
+    Set the per-connection pragmas (adbapi calls this for every new
+    connection).
+    """
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("PRAGMA foreign_keys=ON")
+
+
+def _migrate(cursor, migrations):
+    """
+    Bring the schema up to C{len(migrations)} in one transaction.
+
+    @return: C{(fromVersion, toVersion)}.
+    @raise SchemaVersionError: if the database is newer than C{migrations}.
+    """
+    # IMMEDIATE takes the write lock now, so two processes opening a new
+    # database cannot both migrate it.
+    cursor.execute("BEGIN IMMEDIATE")
+    cursor.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    cursor.execute("SELECT version FROM schema_version")
+    rows = cursor.fetchall()
+    if len(rows) > 1:
+        raise StorageError("the schema_version table has %d rows, expected one" % (len(rows),))
+    if rows:
+        version = rows[0][0]
+    else:
+        version = 0
+        cursor.execute("INSERT INTO schema_version (version) VALUES (0)")
+    if not isinstance(version, int) or version < 0:
+        raise StorageError("the schema version %r is not a version" % (version,))
+    if version > len(migrations):
+        raise SchemaVersionError(
+            "the database has schema version %d but this xmppframe knows only up "
+            "to %d: it was written by a newer xmppframe; upgrade, or use a backup"
+            % (version, len(migrations)))
+    for migration in migrations[version:]:
+        migration(cursor)
+    cursor.execute("UPDATE schema_version SET version = ?", (len(migrations),))
+    return version, len(migrations)
+
+
+@implementer(IStorage)
+class SQLiteStorage:
+    """
+    Every store of every host, in one SQLite database file.
+
+    @param path: the database file; its directory is created (mode 0700)
+        by L{open} when missing.
+    @param reactor: the reactor that runs the database thread and whose
+        clock stamps archive items; the global one when C{None}.
+    @param migrations: the schema migrations (tests pass their own).
+    """
+
+    _log = Logger()
+
+    def __init__(self, path, reactor=None, migrations=MIGRATIONS):
+        self.path = path
+        self._reactor = reactor
+        self._migrations = tuple(migrations)
+        self._pool = None
+        self._closing = False
+        self._pending = set()
+
+    def open(self):
+        """
+        Create the directory, connect, and migrate the schema.
+
+        @return: a Deferred that fires when the database is ready, or fails
+            with L{StorageError} (L{SchemaVersionError} for a database of a
+            newer xmppframe).
+        """
+        if self._pool is not None:
+            return defer.succeed(None)
+        try:
+            self._makeDirectory()
+        except OSError as e:
+            return defer.fail(StorageError(
+                "cannot create the directory of the database %s: %s" % (self.path, e)))
+        if self._reactor is None:
+            from twisted.internet import reactor
+            self._reactor = reactor
+        self._closing = False
+        self._pool = adbapi.ConnectionPool(
+            "sqlite3", self.path, timeout=BUSY_TIMEOUT, check_same_thread=False,
+            cp_min=1, cp_max=1, cp_openfun=_prepareConnection,
+            cp_reactor=self._reactor, cp_noisy=False)
+        d = self._run(self._pool.runInteraction, _migrate, self._migrations)
+        d.addCallbacks(self._migrated, self._openFailed)
+        return d
+
+    def _makeDirectory(self):
+        if self.path == ":memory:":
+            return
+        directory = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(directory):
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+
+    def _migrated(self, versions):
+        before, after = versions
+        if before != after:
+            self._log.info("Migrated the database {path} from schema version "
+                           "{before} to {after}", path=self.path, before=before, after=after)
+
+    def _openFailed(self, failure):
+        pool, self._pool = self._pool, None
+        pool.close()
+        return failure
+
+    def close(self):
+        """
+        Wait for the operations under way, then disconnect.  Operations
+        started after this fail with L{StorageError}.
+
+        @return: a Deferred that fires once disconnected.
+        """
+        if self._pool is None or self._closing:
+            return defer.succeed(None)
+        self._closing = True
+        pending = list(self._pending)
+
+        def disconnect(_):
+            pool, self._pool = self._pool, None
+            pool.close()
+
+        d = defer.gatherResults(pending)
+        d.addCallback(disconnect)
+        return d
+
+    def keyValue(self, host, name):
+        checkStoreName(host, name)
+        return _KeyValueStore(self, host, name)
+
+    def map(self, host, name):
+        checkStoreName(host, name)
+        return _MapStore(self, host, name)
+
+    def archive(self, host, name):
+        checkStoreName(host, name)
+        return _ArchiveStore(self, host, name)
+
+    def runInteraction(self, interaction, *args):
+        """
+        Run C{interaction(cursor, *args)} in the database thread, in one
+        transaction committed before the result is delivered.
+
+        @return: a Deferred firing with its result; database errors come
+            as L{StorageError}.
+        """
+        if self._pool is None or self._closing:
+            return defer.fail(StorageError(
+                "the database %s is not open" % (self.path,)))
+        return self._run(self._pool.runInteraction, interaction, *args)
+
+    def _run(self, call, *args):
+        # close() waits on `done`, not on `d`, so that it never touches the
+        # result the caller gets.
+        done = defer.Deferred()
+        self._pending.add(done)
+        d = call(*args)
+
+        def settled(result):
+            self._pending.discard(done)
+            done.callback(None)
+            return result
+
+        d.addBoth(settled)
+        d.addErrback(self._translate)
+        return d
+
+    def _translate(self, failure):
+        failure.trap(sqlite3.Error)
+        error = StorageError("database %s: %s" % (self.path, failure.value))
+        error.__cause__ = failure.value
+        raise error
+
+    def _now(self):
+        reactor = self._reactor
+        return reactor.seconds() if reactor is not None else time.time()
+
+    def __repr__(self):
+        return "<SQLiteStorage %s>" % (self.path,)
+
+
+def _interaction(method):
+    """
+    Make C{method(self, cursor, ...)} of a store into a method that checks
+    nothing itself but runs in a database transaction; argument checks
+    belong before it, in the calling method.
+    """
+    def run(self, *args):
+        def interaction(cursor):
+            return method(self, cursor, *args)
+        return self._storage.runInteraction(interaction)
+    run.__name__ = method.__name__
+    return run
+
+
+def _checked(method):
+    """
+    Deliver the exceptions of C{method}'s argument checks through a
+    Deferred, as the in-memory driver does.
+    """
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except Exception:
+            return defer.fail()
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+class _Store:
+
+    def __init__(self, storage, host, name):
+        self._storage = storage
+        self._host = host
+        self._name = name
+
+    def __repr__(self):
+        return "<%s %s/%s in %r>" % (type(self).__name__, self._host, self._name, self._storage)
+
+
+@implementer(IKeyValueStore)
+class _KeyValueStore(_Store):
+
+    @_checked
+    def get(self, user):
+        checkText("user", user)
+        return self._get(user)
+
+    @_checked
+    def set(self, user, value):
+        checkText("user", user)
+        if value is None:
+            return self._delete(user).addCallback(lambda _: None)
+        return self._set(user, encodeValue(value))
+
+    @_checked
+    def delete(self, user):
+        checkText("user", user)
+        return self._delete(user)
+
+    def keys(self):
+        return self._keys()
+
+    @_interaction
+    def _get(self, cursor, user):
+        cursor.execute("SELECT value FROM kv WHERE host = ? AND store = ? AND user = ?",
+                       (self._host, self._name, user))
+        row = cursor.fetchone()
+        return None if row is None else decodeValue(row[0])
+
+    @_interaction
+    def _set(self, cursor, user, text):
+        cursor.execute(
+            "INSERT INTO kv (host, store, user, value) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (host, store, user) DO UPDATE SET value = excluded.value",
+            (self._host, self._name, user, text))
+
+    @_interaction
+    def _delete(self, cursor, user):
+        cursor.execute("DELETE FROM kv WHERE host = ? AND store = ? AND user = ?",
+                       (self._host, self._name, user))
+        return cursor.rowcount > 0
+
+    @_interaction
+    def _keys(self, cursor):
+        cursor.execute("SELECT user FROM kv WHERE host = ? AND store = ? ORDER BY user",
+                       (self._host, self._name))
+        return [row[0] for row in cursor.fetchall()]
+
+
+@implementer(IMapStore)
+class _MapStore(_Store):
+
+    @_checked
+    def get(self, user, key):
+        checkText("user", user)
+        checkText("key", key)
+        return self._get(user, key)
+
+    @_checked
+    def set(self, user, key, value):
+        checkText("user", user)
+        checkText("key", key)
+        if value is None:
+            return self._delete(user, key).addCallback(lambda _: None)
+        return self._set(user, key, encodeValue(value))
+
+    @_checked
+    def delete(self, user, key):
+        checkText("user", user)
+        checkText("key", key)
+        return self._delete(user, key)
+
+    @_checked
+    def items(self, user):
+        checkText("user", user)
+        return self._items(user)
+
+    @_checked
+    def clear(self, user):
+        checkText("user", user)
+        return self._clear(user)
+
+    @_interaction
+    def _get(self, cursor, user, key):
+        cursor.execute(
+            "SELECT value FROM map WHERE host = ? AND store = ? AND user = ? AND key = ?",
+            (self._host, self._name, user, key))
+        row = cursor.fetchone()
+        return None if row is None else decodeValue(row[0])
+
+    @_interaction
+    def _set(self, cursor, user, key, text):
+        cursor.execute(
+            "INSERT INTO map (host, store, user, key, value) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (host, store, user, key) DO UPDATE SET value = excluded.value",
+            (self._host, self._name, user, key, text))
+
+    @_interaction
+    def _delete(self, cursor, user, key):
+        cursor.execute(
+            "DELETE FROM map WHERE host = ? AND store = ? AND user = ? AND key = ?",
+            (self._host, self._name, user, key))
+        return cursor.rowcount > 0
+
+    @_interaction
+    def _items(self, cursor, user):
+        cursor.execute("SELECT key, value FROM map WHERE host = ? AND store = ? AND user = ?",
+                       (self._host, self._name, user))
+        return {key: decodeValue(text) for key, text in cursor.fetchall()}
+
+    @_interaction
+    def _clear(self, cursor, user):
+        cursor.execute("DELETE FROM map WHERE host = ? AND store = ? AND user = ?",
+                       (self._host, self._name, user))
+
+
+@implementer(IArchiveStore)
+class _ArchiveStore(_Store):
+
+    @_checked
+    def append(self, user, payload, with_=None, when=None):
+        checkText("user", user)
+        payload = checkPayload(payload)
+        if with_ is not None:
+            checkText("with_", with_)
+        when = checkTime("when", when)
+        if when is None:
+            when = self._storage._now()
+        return self._append(user, payload, with_, when)
+
+    @_checked
+    def query(self, user, with_=None, start=None, end=None, after=None,
+              before=None, limit=None, reverse=False):
+        checkText("user", user)
+        conditions = ["host = ?", "store = ?", "user = ?"]
+        parameters = [self._host, self._name, user]
+        if with_ is not None:
+            conditions.append("with_ = ?")
+            parameters.append(checkText("with_", with_))
+        for column, operator, value in (
+                ("when_", ">=", checkTime("start", start)),
+                ("when_", "<=", checkTime("end", end)),
+                ("id", ">", parseArchiveId("after", after)),
+                ("id", "<", parseArchiveId("before", before))):
+            if value is not None:
+                conditions.append("%s %s ?" % (column, operator))
+                parameters.append(value)
+        sql = ("SELECT id, when_, with_, payload FROM archive WHERE %s ORDER BY id %s"
+               % (" AND ".join(conditions), "DESC" if reverse else "ASC"))
+        limit = checkLimit(limit)
+        if limit is not None:
+            sql += " LIMIT ?"
+            parameters.append(limit)
+        return self._query(sql, parameters)
+
+    @_checked
+    def count(self, user):
+        checkText("user", user)
+        return self._count(user)
+
+    @_checked
+    def delete(self, user, ids=None):
+        checkText("user", user)
+        if ids is not None:
+            ids = checkArchiveIds(ids)
+        return self._delete(user, ids)
+
+    @_interaction
+    def _append(self, cursor, user, payload, with_, when):
+        cursor.execute(
+            "INSERT INTO archive (host, store, user, when_, with_, payload) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (self._host, self._name, user, when, with_, sqlite3.Binary(payload)))
+        return str(cursor.lastrowid)
+
+    @_interaction
+    def _query(self, cursor, sql, parameters):
+        cursor.execute(sql, parameters)
+        return [ArchiveItem(str(itemId), when, with_, bytes(payload))
+                for itemId, when, with_, payload in cursor.fetchall()]
+
+    @_interaction
+    def _count(self, cursor, user):
+        cursor.execute("SELECT COUNT(*) FROM archive WHERE host = ? AND store = ? AND user = ?",
+                       (self._host, self._name, user))
+        return cursor.fetchone()[0]
+
+    @_interaction
+    def _delete(self, cursor, user, ids):
+        where = "host = ? AND store = ? AND user = ?"
+        key = (self._host, self._name, user)
+        if ids is None:
+            cursor.execute("DELETE FROM archive WHERE " + where, key)
+            return cursor.rowcount
+        removed = 0
+        for itemId in ids:
+            cursor.execute("DELETE FROM archive WHERE %s AND id = ?" % (where,), key + (itemId,))
+            removed += cursor.rowcount
+        return removed
