@@ -15,6 +15,8 @@ from twisted.logger import Logger
 from xmppframe.auth import StorageAuthProvider
 from xmppframe.host import VirtualHost
 from xmppframe.jid import InvalidJID, prepareDomainpart
+from xmppframe.module import ModuleAPI
+from xmppframe.modules import availableModules, loadOrder
 from xmppframe.router import Router
 from xmppframe.session import SessionManager
 from xmppframe.storage import storageFromConfig
@@ -76,6 +78,28 @@ class Server:
             certificates[name] = (certPath, keyPath)
         self.tlsContext = ServerTLSContext(certificates, self.defaultHost.name)
 
+    async def loadModules(self, factories=None):
+        """
+        Load each host's configured modules, dependencies first.
+
+        @param factories: name -> L{IModuleFactory}; the installed module
+            plugins by default.
+        """
+        if factories is None:
+            factories = availableModules()
+        for host in self.hosts.values():
+            for name in loadOrder(host.config.modules, factories):
+                api = ModuleAPI(name, host, self.router, self.sessions,
+                                self.storage, self.reactor)
+                module = factories[name](api)
+                await defer.maybeDeferred(module.load)
+                host.modules[name] = module
+
+    async def unloadModules(self):
+        for host in self.hosts.values():
+            for name in reversed(list(host.modules)):
+                await defer.maybeDeferred(host.modules.pop(name).unload)
+
     def hostFor(self, domain):
         """
         The host serving C{domain} as a client wrote it in a stream header.
@@ -132,6 +156,7 @@ class ServerService(Service):
         server = self.server
         server.prepareTLS()
         await server.storage.open()
+        await server.loadModules()
         config = server.config.c2s
         reactor = server.reactor
         for kind, descriptions, factory in (
@@ -175,4 +200,5 @@ class ServerService(Service):
             stream.close("system-shutdown", "The server is shutting down")
         for stream in list(server.streams):
             stream.transport.loseConnection()
+        await server.unloadModules()
         await server.storage.close()

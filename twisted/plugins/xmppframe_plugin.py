@@ -7,3 +7,10 @@ from twisted.application.service import ServiceMaker
 
 xmppframe = ServiceMaker(
     "xmppframe", "xmppframe.tap", "An XMPP server (RFC 6120/6121)", "xmppframe")
+
+# The built-in feature modules.  Importing xmppframe.modules is cheap: each
+# module's code is imported only when a host loads it.
+from xmppframe.modules import ModulePlugin  # noqa: E402
+
+ping = ModulePlugin("ping", (), "xmppframe.modules.ping.PingModule",
+                    "XEP-0199: the server answers pings")
