@@ -1,0 +1,1 @@
+"""The stream layer: c2s streams, their negotiation, TLS and SASL."""
