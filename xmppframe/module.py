@@ -70,9 +70,10 @@ class ModuleAPI:
                 self.router.bounce(event, StanzaError("internal-server-error"))
                 return True
             if hasattr(result, "addCallbacks"):
-                result.addCallbacks(
-                    lambda value: self._answer(event, value),
-                    lambda failure: self._answerFailure(event, failure))
+                # Errback after the callback, so that a value that cannot
+                # be made into a result still gets an error reply.
+                result.addCallback(lambda value: self._answer(event, value))
+                result.addErrback(lambda failure: self._answerFailure(event, failure))
             else:
                 self._answer(event, result)
             return True

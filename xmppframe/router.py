@@ -325,11 +325,24 @@ class Router:
         if origin is not None:
             if origin.jid is not None:
                 reply.set("to", origin.jid.full)
+                # §8.3.1 rule 2: never echo a malformed 'to' back as the
+                # error's 'from'; the server itself answers instead.
+                if not self._wellFormed(reply.get("from")):
+                    reply.set("from", origin.jid.domain)
             elif "to" in reply.attrib:
                 del reply.attrib["to"]
             origin.send(reply)
         elif reply.get("to") is not None:
             self.route(reply)
+
+    def _wellFormed(self, text):
+        if text is None:
+            return True
+        try:
+            self.jids.parse(text)
+        except InvalidJID:
+            return False
+        return True
 
     def bounce(self, event, error):
         """

@@ -46,12 +46,16 @@ class SessionManager:
                 resource = secrets.token_hex(8)
         full = bare.withResource(resource)
         previous = resources.pop(full.resource, None)
-        session.jid = full
-        resources[full.resource] = session
         if previous is not None and previous is not session:
+            # The replaced session ends here, before its successor is in
+            # the table, so that SESSION_ENDED handlers see it go.
             self._log.info("{jid} replaced by a new session (conflict)", jid=full)
             previous.replaced = True
             previous.close("conflict", "Replaced by new connection")
+            if previous.host is not None:
+                previous.host.events.fire(SESSION_ENDED, previous)
+        session.jid = full
+        self._byBare.setdefault(bare, {})[full.resource] = session
         if session.host is not None:
             session.host.events.fire(SESSION_BOUND, session)
         return full
