@@ -27,6 +27,13 @@ def asDeferred(coroutineOrFuture):
     return defer.Deferred.fromFuture(asyncio.ensure_future(coroutineOrFuture))
 
 
+def waitFor(deferred):
+    """
+    Await a Twisted Deferred from an asyncio coroutine.
+    """
+    return deferred.asFuture(asyncio.get_event_loop())
+
+
 def needProgram(name):
     """
     Skip the test, saying why, when the program C{name} is not installed.
@@ -71,7 +78,7 @@ class RunningServer:
         service = ServerService(Server(config, reactor))
         service.startService()
         testCase.addCleanup(service.stopService)
-        await service.ready
+        await waitFor(service.ready)
         return cls(service, dataDir)
 
     @property
@@ -87,7 +94,7 @@ class RunningServer:
 
     async def addUser(self, jid, password):
         localpart, _, domain = jid.partition("@")
-        await self.server.hosts[domain].auth.createUser(localpart, password)
+        await waitFor(self.server.hosts[domain].auth.createUser(localpart, password))
 
     def clientContext(self, host="localhost"):
         """

@@ -138,7 +138,7 @@ class NewUserTests(unittest.TestCase):
                 self.assertEqual(message["body"].strip(), "Hello, Bob")
                 self.assertEqual(message["from"].bare, "alice@localhost")
             finally:
-                await bob.disconnect(wait=1)
+                await bob.close()
             log = self.server.logText()
             self.assertIn("self-signed certificate", log)
             self.assertNotIn("Traceback", log)

@@ -5,6 +5,7 @@ delivery).
 """
 
 import asyncio
+import ssl
 
 from twisted.trial import unittest
 
@@ -31,8 +32,7 @@ class ClientToServerTests(unittest.TestCase):
 
     async def _tearDown(self):
         for client in self.clients:
-            if client.transport is not None:
-                await client.disconnect(wait=1)
+            await client.close()
 
     def client(self, jid, password, **kwargs):
         client = TestClient(jid, password, self.server, **kwargs)
@@ -51,6 +51,9 @@ class ClientToServerTests(unittest.TestCase):
             bob = await self.client("bob@localhost/phone", "rabbithole").login()
             self.assertTrue(alice.is_connected())
             self.assertEqual(str(alice.boundjid), "alice@localhost/home")
+            session = alice.serverSession()
+            self.assertEqual(session.saslMechanism, "SCRAM-SHA-256")
+            self.assertTrue(session.encrypted)
             alice.send_message(mto="bob@localhost", mbody="Hello, Bob", mtype="chat")
             received = await bob.nextMessage()
             self.assertEqual(received["body"], "Hello, Bob")
@@ -63,14 +66,17 @@ class ClientToServerTests(unittest.TestCase):
 
     def test_directTLSScramSha256Plus(self):
         """
-        Direct TLS (XEP-0368) with channel binding: slixmpp picks the
-        strongest mechanism the server offers, SCRAM-SHA-256-PLUS.
+        Direct TLS (XEP-0368) with channel binding (RFC 5802 §6): over
+        TLS 1.2, where Python's ssl module gives slixmpp 'tls-unique',
+        slixmpp picks the strongest mechanism offered, SCRAM-SHA-256-PLUS.
         """
         async def scenario():
-            alice = await self.client("alice@localhost", "wonderland",
-                                      directTLS=True).login()
+            alice = self.client("alice@localhost", "wonderland", directTLS=True)
+            alice.ssl_context.maximum_version = ssl.TLSVersion.TLSv1_2
+            await alice.login()
             self.assertEqual(alice.boundjid.bare, "alice@localhost")
             self.assertTrue(alice.boundjid.resource)
+            self.assertEqual(alice.serverSession().saslMechanism, "SCRAM-SHA-256-PLUS")
         return asDeferred(scenario())
 
     def test_wrongPassword(self):

@@ -70,5 +70,23 @@ class TestClient(slixmpp.ClientXMPP):
     async def nextStreamError(self, timeout=10):
         return await asyncio.wait_for(self.streamErrors.get(), timeout)
 
-    async def logout(self):
-        await self.disconnect()
+    def serverSession(self):
+        """
+        The server's side of this client's session.
+        """
+        return self.testServer.server.sessions.sessionFor(
+            self.testServer.server.router.jids.parse(str(self.boundjid)))
+
+    async def close(self):
+        """
+        Disconnect and let slixmpp's background tasks finish.
+        """
+        if self.transport is not None:
+            await self.disconnect(wait=1)
+        filters = getattr(self, "_run_out_filters", None)
+        if filters is not None and not filters.done():
+            filters.cancel()
+            try:
+                await filters
+            except BaseException:
+                pass

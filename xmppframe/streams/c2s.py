@@ -73,6 +73,7 @@ class C2SStream(Protocol):
         self.closing = False
         self.saslState = {}
         self.saslFailures = 0
+        self.saslMechanism = None
         self.peerHost = None
         self._parser = None
         self._headerSent = False
@@ -247,13 +248,15 @@ class C2SStream(Protocol):
         self.encrypted = True
         self._restart()
 
-    def authenticationSucceeded(self, username):
+    def authenticationSucceeded(self, username, mechanism):
         """
         RFC 6120 §6.4.6: after <success/>, a fresh stream.
         """
         self.authenticated = username
+        self.saslMechanism = mechanism
         self.jid = makeJID(username, self.host.name)
-        self._log.info("c2s {peer} authenticated as {jid}", peer=self.peerHost, jid=self.jid)
+        self._log.info("c2s {peer} authenticated as {jid} with {mechanism}",
+                       peer=self.peerHost, jid=self.jid, mechanism=mechanism)
         self._restart()
 
     def bindResource(self, resource):

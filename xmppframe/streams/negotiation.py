@@ -94,8 +94,9 @@ class SASLResponder:
         for name in names:
             etree.SubElement(mechanisms, NS.qname(NS.SASL, "mechanism")).text = name
         offers = [mechanisms]
-        if bindings:
-            offers.append(sasl.channelBindingTypesElement(bindings))
+        bindingTypes = sasl.channelBindingTypesElement(bindings)
+        if bindingTypes is not None:
+            offers.append(bindingTypes)
         return offers
 
     def handlers(self, stream):
@@ -115,7 +116,8 @@ class SASLResponder:
             bindings = self._bindings(stream)
             if name not in sasl.offeredMechanisms(stream.mechanisms, stream.encrypted, bindings):
                 raise sasl.SASLFailure("invalid-mechanism")
-            mechanism = sasl.makeMechanism(name, stream.host.auth, bindings, stream.encrypted)
+            mechanism = sasl.makeMechanism(name, stream.host.auth, bindings, stream.encrypted,
+                                           enabled=stream.mechanisms)
             initial = _decode(element.text, allowAbsent=True)
         except sasl.SASLFailure as failure:
             return self._fail(stream, failure)
@@ -142,8 +144,7 @@ class SASLResponder:
         state["busy"] = True
         try:
             d = step()
-        except Exception as e:
-            d = None
+        except Exception:
             _log.failure("SASL mechanism raised")
             self._fail(stream, sasl.SASLFailure("temporary-auth-failure"))
             return
@@ -155,6 +156,7 @@ class SASLResponder:
             return
         state = stream.saslState
         state["busy"] = False
+        mechanismName = state["mechanism"].name
         if isinstance(result, sasl.SASLChallenge):
             challenge = makeElement(NS.SASL, "challenge")
             challenge.text = base64.b64encode(result.data).decode("ascii")
@@ -166,7 +168,7 @@ class SASLResponder:
         if result.data:
             success.text = base64.b64encode(result.data).decode("ascii")
         stream.sendElement(success)
-        stream.authenticationSucceeded(result.username)
+        stream.authenticationSucceeded(result.username, mechanismName)
 
     def _failed(self, stream, failure):
         if failure.check(sasl.SASLFailure):
