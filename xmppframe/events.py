@@ -147,6 +147,28 @@ def iqResponseEvent(target):
     return "iq-response/" + target
 
 
+def outboundEvent(kind):
+    """
+    Fired on the sender's host for every stanza a local account sends (or
+    the server sends on its behalf), before it is routed: the one place to
+    filter what an account sends (XEP-0016, XEP-0191).  Claiming it stops
+    the stanza.
+    """
+    assert kind in ("message", "presence", "iq")
+    return "outbound/" + kind
+
+
+def inboundEvent(kind):
+    """
+    Fired on the recipient's host for every stanza addressed to a local
+    account (bare or full JID) from anyone but that account itself, before
+    any other event: the one place to filter what an account receives.
+    Claiming it stops the stanza.
+    """
+    assert kind in ("message", "presence", "iq")
+    return "inbound/" + kind
+
+
 #: Fired on the host bus with the L{ISession} when a client session is bound.
 SESSION_BOUND = "session/bound"
 #: Fired on the host bus with the L{ISession} when a bound session ends.

@@ -13,7 +13,8 @@ from zope.interface import implementer
 from twisted.logger import Logger
 
 from xmppframe.errors import StanzaError
-from xmppframe.events import StanzaEvent, iqEvent, iqResponseEvent, stanzaEvent
+from xmppframe.events import (
+    StanzaEvent, inboundEvent, iqEvent, iqResponseEvent, outboundEvent, stanzaEvent)
 from xmppframe.interfaces import IRouter
 from xmppframe.jid import InvalidJID, JIDCache
 from xmppframe.xml.stanza import errorReply, isError
@@ -126,30 +127,41 @@ class Router:
 
     def _dispatch(self, origin, stanza, kind, type, sender):
         toText = stanza.get("to")
-        if toText is None:
+        to = None
+        if toText is not None:
+            try:
+                to = self.jids.parse(toText)
+            except InvalidJID as e:
+                self._bounce(origin, stanza, StanzaError("jid-malformed", text=str(e)))
+                return
+        if sender.localpart is not None:
+            senderHost = self._hosts.get(sender.domain)
+            if senderHost is not None:
+                name = outboundEvent(kind)
+                if senderHost.events.hasHandlers(name) and senderHost.events.fire(
+                        name, StanzaEvent(origin, stanza, to, sender, senderHost, kind, type)) is not None:
+                    return
+        if to is None:
             self._noTo(origin, stanza, kind, type, sender)
-            return
-        try:
-            to = self.jids.parse(toText)
-        except InvalidJID as e:
-            self._bounce(origin, stanza, StanzaError("jid-malformed", text=str(e)))
             return
         host = self._hosts.get(to.domain)
         if host is None:
             self._routeRemote(origin, stanza, to)
             return
-        if to.localpart is None:
-            if to.resource is None:
-                target = "host"
-            else:
-                # A domain's resource (RFC 6120 §10.5.2): nothing is bound
-                # there in xmppframe, so it is the server's to answer.
-                target = "host"
-        elif to.resource is None:
-            target = "self" if origin is not None and sender.bare == to else "bare"
-        else:
-            target = "full"
         event = StanzaEvent(origin, stanza, to, sender, host, kind, type)
+        if to.localpart is None:
+            # The domain, or a resource of the domain (RFC 6120 §10.5.2):
+            # nothing is bound there, so it is the server's to answer.
+            target = "host"
+        else:
+            if to.resource is None:
+                target = "self" if origin is not None and sender.bare == to else "bare"
+            else:
+                target = "full"
+            if sender.bare != to.bare:
+                name = inboundEvent(kind)
+                if host.events.hasHandlers(name) and host.events.fire(name, event) is not None:
+                    return
         if kind == "iq":
             self._iq(event, target)
         elif kind == "message":
@@ -253,10 +265,13 @@ class Router:
             if self._deliverToFull(event):
                 return
             # §8.5.3.2.1: no such resource; normal, chat and headline
-            # messages are handled as if sent to the bare JID.
+            # messages are handled as if sent to the bare JID, and so go
+            # through its event (offline storage claims it there).
             if type == "groupchat" or type == "error":
                 if type == "groupchat":
                     self._bounce(event.origin, event.stanza, StanzaError("service-unavailable"))
+                return
+            if event.host.events.fire(stanzaEvent("message", "bare"), event) is not None:
                 return
         recipients = self._bareRecipients(event.to.bare, type)
         if recipients:
