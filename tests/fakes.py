@@ -42,6 +42,8 @@ class FakeSession:
         self.available = available
         self.priority = priority
         self.interested = False
+        self.presence = None
+        self.directedPresence = set()
         self.replaced = False
         self.manager = manager
         self.sent = []

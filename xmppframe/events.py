@@ -68,7 +68,24 @@ class EventBus:
     def hasHandlers(self, name):
         return name in self._handlers
 
+    def fireAll(self, name, event):
+        """
+        Call every handler of C{name}, whatever they return: for
+        notifications that nobody claims.
+        """
+        for entry in self._handlers.get(name, ()):
+            try:
+                entry.handler(event)
+            except Exception:
+                self._log.failure(
+                    "handler {handler!r} for event {name} failed",
+                    handler=entry.handler, name=name)
+
     def fire(self, name, event):
+        """
+        Call the handlers of C{name} in order until one returns something
+        other than C{None}, and return that.
+        """
         for entry in self._handlers.get(name, ()):
             try:
                 result = entry.handler(event)
@@ -168,6 +185,11 @@ def inboundEvent(kind):
     assert kind in ("message", "presence", "iq")
     return "inbound/" + kind
 
+
+#: Fired on the host bus, with the L{StanzaEvent} of the presence, after
+#: C{presence/self} when a session goes from unavailable to available: its
+#: initial presence (RFC 6121 §4.2).  Every handler runs; none claims.
+INITIAL_PRESENCE = "presence/initial"
 
 #: Fired on the host bus with the L{ISession} when a client session is bound.
 SESSION_BOUND = "session/bound"

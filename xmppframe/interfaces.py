@@ -53,6 +53,15 @@ class IClientSession(ISession):
         "C{True} once the client has requested its roster "
         "(an 'interested resource', RFC 6121 §2.1.6)."
     )
+    presence = Attribute(
+        "The last presence stanza the client broadcast (no 'to'), an lxml "
+        "element with 'from' stamped, or C{None}: what probes are answered "
+        "with (RFC 6121 §4.3.2)."
+    )
+    directedPresence = Attribute(
+        "A set of the JIDs the client sent directed available presence to "
+        "(RFC 6121 §4.6), to be told when it goes unavailable."
+    )
 
 
 class ISessionManager(Interface):
@@ -110,6 +119,11 @@ class IEventBus(Interface):
     def fire(name, event):
         """
         @return: the first non-C{None} handler result, or C{None}.
+        """
+
+    def fireAll(name, event):
+        """
+        Call every handler of C{name}; results are ignored.
         """
 
     def hasHandlers(name):
@@ -375,4 +389,40 @@ class IAuthProvider(Interface):
         """
         Verify a password (for SASL PLAIN) against the stored SCRAM keys.
         @return: Deferred firing with a C{bool}.
+        """
+
+
+class IRoster(Interface):
+    """
+    The roster service (RFC 6121 §2) that the roster module offers to other
+    modules (presence, blocking): the only way they read or change a roster.
+    Users are prepared localparts; contacts are bare L{JID}s.
+    """
+
+    def getItem(user, contact):
+        """
+        @return: Deferred firing with the L{xmppframe.rosteritem.RosterItem}
+            or C{None}.
+        """
+
+    def getItems(user):
+        """
+        @return: Deferred firing with a list of every RosterItem of C{user}.
+        """
+
+    def updateSubscription(user, contact, subscription=None, ask=None, approved=None):
+        """
+        Change only the given subscription fields of C{contact}'s item,
+        creating the item (no name, no groups) if there is none; store it
+        durably, bump the roster version, and push the item to the user's
+        interested resources (RFC 6121 §2.1.6) when it changed.
+
+        @return: Deferred firing with the new RosterItem.
+        """
+
+    def removeItem(user, contact):
+        """
+        Remove the item, store durably, bump the version, push the removal.
+
+        @return: Deferred firing with whether there was an item.
         """

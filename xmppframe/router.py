@@ -14,7 +14,7 @@ from twisted.logger import Logger
 
 from xmppframe.errors import StanzaError
 from xmppframe.events import (
-    StanzaEvent, inboundEvent, iqEvent, iqResponseEvent, outboundEvent, stanzaEvent)
+    INITIAL_PRESENCE, StanzaEvent, inboundEvent, iqEvent, iqResponseEvent, outboundEvent, stanzaEvent)
 from xmppframe.interfaces import IRouter
 from xmppframe.jid import InvalidJID, JIDCache
 from xmppframe.xml.stanza import errorReply, isError
@@ -181,10 +181,14 @@ class Router:
         if host is None:
             return
         if kind == "presence":
+            initial = False
             if origin is not None and type in (None, "unavailable"):
+                initial = type is None and not origin.available
                 self._trackAvailability(origin, stanza, type)
             event = StanzaEvent(origin, stanza, None, sender, host, kind, type)
             host.events.fire(stanzaEvent("presence", "self"), event)
+            if initial:
+                host.events.fireAll(INITIAL_PRESENCE, event)
             return
         to = sender.bare
         event = StanzaEvent(origin, stanza, to, sender, host, kind, type)
@@ -199,6 +203,7 @@ class Router:
         needs availability and priority for bare-JID delivery
         (RFC 6121 §4.7.2.3, §8.5.2).
         """
+        origin.presence = stanza
         if type == "unavailable":
             origin.available = False
             origin.priority = 0

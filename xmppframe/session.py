@@ -53,11 +53,11 @@ class SessionManager:
             previous.replaced = True
             previous.close("conflict", "Replaced by new connection")
             if previous.host is not None:
-                previous.host.events.fire(SESSION_ENDED, previous)
+                previous.host.events.fireAll(SESSION_ENDED, previous)
         session.jid = full
         self._byBare.setdefault(bare, {})[full.resource] = session
         if session.host is not None:
-            session.host.events.fire(SESSION_BOUND, session)
+            session.host.events.fireAll(SESSION_BOUND, session)
         return full
 
     def unbind(self, session):
@@ -71,7 +71,7 @@ class SessionManager:
         if not resources:
             del self._byBare[jid.bare]
         if session.host is not None:
-            session.host.events.fire(SESSION_ENDED, session)
+            session.host.events.fireAll(SESSION_ENDED, session)
 
     def sessionFor(self, fullJID):
         resources = self._byBare.get(fullJID.bare)

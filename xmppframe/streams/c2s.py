@@ -69,6 +69,8 @@ class C2SStream(Protocol):
         self.available = False
         self.priority = 0
         self.interested = False
+        self.presence = None
+        self.directedPresence = set()
         self.replaced = False
         self.closing = False
         self.saslState = {}
