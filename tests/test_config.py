@@ -11,7 +11,8 @@ from twisted.trial import unittest
 
 from xmppframe.config import (
     SASL_MECHANISMS, AuthConfig, C2SConfig, Config, ConfigError, HostConfig,
-    StorageConfig, defaultConfig, loadConfig, parseConfig)
+    StorageConfig, defaultConfig, loadConfig, parseConfig, ModuleOption, atLeast,
+    validateModuleOptions)
 
 EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        os.pardir, "examples", "xmppframe.toml")
@@ -69,7 +70,7 @@ class DefaultsTests(unittest.TestCase):
         certificate and the default modules.
         """
         self.assertEqual(self.config.hosts, (
-            HostConfig(name="localhost", certificate=None, key=None, modules=("ping",)),))
+            HostConfig(name="localhost", certificate=None, key=None, modules=("ping",), options=()),))
         self.assertEqual(self.config.hostNames, ("localhost",))
 
     def test_noFile(self):
@@ -143,7 +144,7 @@ class ValuesTests(unittest.TestCase):
             listen=("tcp:5222:interface=127.0.0.1",), listen_tls=(),
             require_encryption=False, max_stanza_size=65536, auth_timeout=10.0,
             idle_timeout=300.5, close_grace=0.0, mechanisms=("PLAIN", "SCRAM-SHA-1")))
-        self.assertEqual(config.hosts, (HostConfig("example.org", None, None, ("ping",)),))
+        self.assertEqual(config.hosts, (HostConfig("example.org", None, None, ("ping",), ()),))
 
     def test_integersBecomeFloats(self):
         """
@@ -384,3 +385,50 @@ class LoadTests(unittest.TestCase):
         e = self.assertRaises(ConfigError, loadConfig, path)
         self.assertEqual(
             str(e), "config error: c2s.max_stanza_size: expected an integer, got 'big'")
+
+
+class ModuleOptionTests(unittest.TestCase):
+    """
+    Modules declare their options; C{[hosts.NAME.options.MODULE]} is
+    checked against that schema with errors naming the key.
+    """
+
+    schema = {
+        "open": ModuleOption("boolean", False),
+        "limit": ModuleOption("integer", 10, atLeast(1)),
+    }
+
+    def parse(self, options, modules=("ping", "demo")):
+        return parseConfig({"hosts": {"example.org": {
+            "modules": list(modules), "options": options}}}, ".")
+
+    def test_defaults(self):
+        config = self.parse({})
+        self.assertEqual(validateModuleOptions(config, "example.org", "demo", self.schema),
+                         {"open": False, "limit": 10})
+
+    def test_values(self):
+        config = self.parse({"demo": {"open": True, "limit": 3}})
+        self.assertEqual(validateModuleOptions(config, "example.org", "demo", self.schema),
+                         {"open": True, "limit": 3})
+
+    def test_wrongType(self):
+        config = self.parse({"demo": {"limit": "many"}})
+        e = self.assertRaises(ConfigError, validateModuleOptions, config, "example.org", "demo", self.schema)
+        self.assertEqual(str(e), "config error: hosts.\"example.org\".options.demo.limit: "
+                                 "expected an integer, got 'many'")
+
+    def test_check(self):
+        config = self.parse({"demo": {"limit": 0}})
+        e = self.assertRaises(ConfigError, validateModuleOptions, config, "example.org", "demo", self.schema)
+        self.assertIn("options.demo.limit", str(e))
+
+    def test_unknownOption(self):
+        config = self.parse({"demo": {"lmit": 3}})
+        e = self.assertRaises(ConfigError, validateModuleOptions, config, "example.org", "demo", self.schema)
+        self.assertIn("options.demo.lmit: unknown key (did you mean 'limit'?)", str(e))
+
+    def test_optionsForModuleNotLoaded(self):
+        e = self.assertRaises(ConfigError, self.parse, {"other": {}})
+        self.assertIn("options", str(e))
+        self.assertIn("'other'", str(e))

@@ -9,7 +9,7 @@ import ssl
 
 from twisted.trial import unittest
 
-from tests.e2e import RunningServer, asDeferred, requireAsyncioReactor
+from tests.e2e import RunningServer, asDeferred, requireAsyncioReactor, waitFor
 from tests.xmppclient import TestClient
 
 
@@ -142,4 +142,40 @@ class ClientToServerTests(unittest.TestCase):
             error = await first.nextStreamError()
             self.assertEqual(error["condition"], "conflict")
             self.assertEqual(str(second.boundjid), "alice@localhost/home")
+        return asDeferred(scenario())
+
+    def test_shutdown(self):
+        """
+        Stopping the server closes every stream with system-shutdown
+        (RFC 6120 §4.9.3.21).
+        """
+        async def scenario():
+            alice = await self.client("alice@localhost/home", "wonderland").login()
+            await waitFor(self.server.service.stopService())
+            error = await alice.nextStreamError()
+            self.assertEqual(error["condition"], "system-shutdown")
+        return asDeferred(scenario())
+
+    def test_garbageDoesNotDisturbOthers(self):
+        """
+        A peer that sends malformed XML gets not-well-formed and is
+        disconnected; a logged-in client is served on (RFC 6120 §4.9.3.13).
+        """
+        async def scenario():
+            alice = await self.client("alice@localhost/home", "wonderland").login()
+            bob = await self.client("bob@localhost/phone", "rabbithole").login()
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.server.port)
+            writer.write(b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                         b"xmlns:stream='http://etherx.jabber.org/streams' to='localhost' "
+                         b"version='1.0'><a></b>")
+            data = b""
+            while b"</stream:stream>" not in data:
+                chunk = await asyncio.wait_for(reader.read(4096), 10)
+                if not chunk:
+                    break
+                data += chunk
+            self.assertIn(b"<not-well-formed", data)
+            writer.close()
+            alice.send_message(mto="bob@localhost", mbody="still fine", mtype="chat")
+            self.assertEqual((await bob.nextMessage())["body"], "still fine")
         return asDeferred(scenario())

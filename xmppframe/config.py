@@ -33,7 +33,7 @@ from encodings import idna as _idna2003
 __all__ = [
     "ConfigError", "Config", "StorageConfig", "AuthConfig", "C2SConfig",
     "HostConfig", "SASL_MECHANISMS", "loadConfig", "parseConfig",
-    "defaultConfig",
+    "defaultConfig", "ModuleOption", "validateModuleOptions", "atLeast",
 ]
 
 #: The SASL mechanisms the server implements, strongest first.
@@ -250,6 +250,27 @@ class _Section(_Kind):
         return instance
 
 
+class _OptionTables(_Kind):
+    """
+    C{[hosts."NAME".options.MODULE]}: one table of options per module.
+    The keys are checked by the module's own schema when it loads (see
+    L{validateModuleOptions}); here only the shape is.
+    """
+
+    expected = "a table of module option tables"
+
+    def accepts(self, value):
+        return isinstance(value, dict)
+
+    def finish(self, value, context):
+        tables = {}
+        for module, table in value.items():
+            if not isinstance(table, dict):
+                raise _Problem("expected a table, got %s" % (_describe(table),), (module,))
+            tables[module] = dict(table)
+        return tuple(sorted(tables.items()))
+
+
 class _Hosts(_Kind):
     """
     The C{[hosts]} table: one sub-table per virtual host, keyed by domain.
@@ -463,10 +484,25 @@ class HostConfig(_Validated):
     key: str | None = _setting(_Path(), "")
     modules: tuple[str, ...] = _setting(_ListOf(_Text(), _notBlank), list(DEFAULT_MODULES),
                                         _noDuplicates)
+    # A dataclass default too, so code that builds a HostConfig by hand
+    # (tests, embedding) need not spell out an empty options table.
+    options: tuple = field(default=(), metadata={_SETTING: _Setting(_OptionTables(), {})})
 
     def _relationProblems(self):
         if self.key is not None and self.certificate is None:
             yield "key", "is set but certificate is not"
+        for module, _ in self.options:
+            if module not in self.modules:
+                yield "options", "has a table for %r, which is not in modules" % (module,)
+
+    def moduleOptions(self, module):
+        """
+        The raw option table of C{module} (a dict, empty when none).
+        """
+        for name, table in self.options:
+            if name == module:
+                return dict(table)
+        return {}
 
 
 @dataclass(frozen=True)
@@ -504,6 +540,67 @@ class Config(_Validated):
     @property
     def hostNames(self):
         return tuple(host.name for host in self.hosts)
+
+
+# Module options: modules declare their options with the same kinds as the
+# server's own settings, and are validated when they load.
+
+_OPTION_KINDS = {
+    "string": _Text(), "integer": _Integer(), "number": _Number(),
+    "boolean": _Boolean(), "path": _Path(), "strings": _ListOf(_Text()),
+}
+
+
+@dataclass(frozen=True)
+class ModuleOption:
+    """
+    One option a module takes: C{kind} is one of 'string', 'integer',
+    'number', 'boolean', 'path' or 'strings'; C{default} is written as in
+    TOML; C{check(value)} returns C{None} or a message.
+    """
+    kind: str
+    default: object
+    check: object = None
+    help: str = ""
+
+    def __post_init__(self):
+        if self.kind not in _OPTION_KINDS:
+            raise ValueError("unknown option kind %r" % (self.kind,))
+
+
+def atLeast(minimum):
+    """
+    A L{ModuleOption} check: the value is at least C{minimum}.
+    """
+    return _atLeast(minimum)
+
+
+def validateModuleOptions(config, host, module, schema):
+    """
+    Read the options of C{module} on C{host} against its C{schema}
+    (name -> L{ModuleOption}).
+
+    @return: a dict of every option, defaults filled in.
+    @raise ConfigError: naming the key, as for the server's own settings.
+    """
+    hostConfig = config.host(host)
+    raw = hostConfig.moduleOptions(module) if hostConfig is not None else {}
+    basedir = os.path.dirname(config.path) if config.path else os.getcwd()
+    context = _Context(basedir)
+    keys = ("hosts", host, "options", module)
+    for key in raw:
+        if key not in schema:
+            raise ConfigError("config error: %s: %s" % (
+                _keyPath(keys + (key,)), _unknownKeyMessage(key, schema)))
+    values = {}
+    for name, option in schema.items():
+        try:
+            values[name] = _Setting(_OPTION_KINDS[option.kind], option.default,
+                                    option.check).read(raw.get(name, option.default), context)
+        except _Problem as problem:
+            raise ConfigError("config error: %s: %s" % (
+                _keyPath(keys + (name,) + problem.keys), problem.message))
+    return values
 
 
 # Host names.

@@ -216,6 +216,10 @@ class IModuleFactory(Interface):
 
     name = Attribute("The module's name.")
     dependencies = Attribute("A tuple of names of modules this one needs.")
+    optionSchema = Attribute(
+        "The options the module takes from C{[hosts.NAME.options.MODULE]}: "
+        "a dict of name -> L{xmppframe.config.ModuleOption}."
+    )
 
     def __call__(api):
         """

@@ -142,6 +142,9 @@ class Module:
 
     name = None
     dependencies = ()
+    #: name -> L{xmppframe.config.ModuleOption}; the validated values are
+    #: in C{self.api.options}.
+    optionSchema = {}
 
     def __init__(self, api):
         self.api = api

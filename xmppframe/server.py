@@ -13,6 +13,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.logger import Logger
 
 from xmppframe.auth import StorageAuthProvider
+from xmppframe.config import validateModuleOptions
 from xmppframe.host import VirtualHost
 from xmppframe.jid import InvalidJID, prepareDomainpart
 from xmppframe.module import ModuleAPI
@@ -89,8 +90,10 @@ class Server:
             factories = availableModules()
         for host in self.hosts.values():
             for name in loadOrder(host.config.modules, factories):
+                options = validateModuleOptions(
+                    self.config, host.name, name, getattr(factories[name], "optionSchema", {}))
                 api = ModuleAPI(name, host, self.router, self.sessions,
-                                self.storage, self.reactor)
+                                self.storage, self.reactor, options)
                 module = factories[name](api)
                 await defer.maybeDeferred(module.load)
                 host.modules[name] = module
@@ -187,6 +190,8 @@ class ServerService(Service):
         return self.ports[kind][0].getHost().port
 
     def stopService(self):
+        if not self.running:
+            return defer.succeed(None)
         Service.stopService(self)
         return defer.ensureDeferred(self._stop())
 

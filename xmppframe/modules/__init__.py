@@ -29,8 +29,19 @@ class ModulePlugin:
         self.modulePath = modulePath
         self.description = description
 
+    @property
+    def moduleClass(self):
+        return namedAny(self.modulePath)
+
+    @property
+    def optionSchema(self):
+        """
+        The module's options: name -> L{xmppframe.config.ModuleOption}.
+        """
+        return getattr(self.moduleClass, "optionSchema", {})
+
     def __call__(self, api):
-        return namedAny(self.modulePath)(api)
+        return self.moduleClass(api)
 
 
 class ModuleLoadError(Exception):

@@ -337,6 +337,10 @@ class C2SFactory(Factory):
     wraps this factory.
     """
 
+    #: The service logs each listener once; Twisted's per-factory start and
+    #: stop lines would only repeat it.
+    noisy = False
+
     def __init__(self, server, directTLS=False):
         self.server = server
         self.directTLS = directTLS
@@ -351,4 +355,6 @@ def directTLSFactory(server):
     """
     A factory for a Direct TLS c2s listener (XEP-0368).
     """
-    return TLSMemoryBIOFactory(server.tlsContext, False, C2SFactory(server, directTLS=True))
+    factory = TLSMemoryBIOFactory(server.tlsContext, False, C2SFactory(server, directTLS=True))
+    factory.noisy = False
+    return factory
