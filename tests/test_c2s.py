@@ -345,3 +345,31 @@ class NegotiationTests(StreamTestCase):
             self.assertTrue(stream.closing)
             self.assertIn(b"connection-timeout", transport.value())
         return d.addCallback(go)
+
+
+class ModuleStreamFeatureTests(StreamTestCase):
+    """
+    Modules add stream features through ModuleAPI.addStreamResponder
+    (RFC 6120 §4.3.2).
+    """
+
+    def test_moduleFeatureOffered(self):
+        from xmppframe.module import ModuleAPI
+        from xmppframe.xml.stanza import makeElement
+
+        class Marker:
+            def offer(self, stream):
+                return [makeElement("urn:example:marker", "marker")]
+
+            def handlers(self, stream):
+                return {}
+
+        host = self.server.hosts["localhost"]
+        api = ModuleAPI("marker", host, self.server.router, self.server.sessions,
+                        self.server.storage, self.clock)
+        api.addStreamResponder(Marker())
+        stream, transport = self.connect()
+        stream.dataReceived(HEADER)
+        self.assertIn(b'<marker xmlns="urn:example:marker"/>', self.output(transport))
+        api.unhookAll()
+        self.assertEqual(host.responders, [])

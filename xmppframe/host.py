@@ -27,6 +27,9 @@ class VirtualHost:
         self.events = EventBus()
         self.modules = {}
         self._features = set()
+        #: Stream feature responders that modules add (see
+        #: L{xmppframe.module.ModuleAPI.addStreamResponder}).
+        self.responders = []
         self._identities = [("server", "im", "xmppframe")]
 
     def addFeature(self, namespace):

@@ -39,6 +39,7 @@ class ModuleAPI:
         self.log = Logger(namespace="xmppframe.modules." + name)
         self._hooks = []
         self._features = []
+        self._responders = []
 
     def hook(self, name, handler, priority=0):
         """
@@ -109,6 +110,20 @@ class ModuleAPI:
         self.host.addFeature(namespace)
         self._features.append(namespace)
 
+    def addStreamResponder(self, responder):
+        """
+        Add a stream feature responder to this host's client streams, like
+        the built-in STARTTLS, SASL and bind ones
+        (L{xmppframe.streams.negotiation}): C{responder.offer(stream)}
+        returns the feature elements to advertise in the stream's current
+        state (RFC 6120 §4.3.2), and C{responder.handlers(stream)} a dict
+        of element Clark name -> C{handler(stream, element)} for elements
+        received before a resource is bound.  Offer-only features (e.g.
+        roster versioning) return no handlers.
+        """
+        self.host.responders.append(responder)
+        self._responders.append(responder)
+
     def addIdentity(self, category, type, name):
         self.host.addIdentity(category, type, name)
 
@@ -131,6 +146,9 @@ class ModuleAPI:
         for namespace in self._features:
             self.host.removeFeature(namespace)
         del self._features[:]
+        for responder in self._responders:
+            self.host.responders.remove(responder)
+        del self._responders[:]
 
 
 @implementer(IModule)

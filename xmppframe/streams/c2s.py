@@ -180,6 +180,8 @@ class C2SStream(Protocol):
         offers = []
         handlers = {}
         responders = self._responders
+        if self.host.responders:
+            responders = list(responders) + self.host.responders
         for responder in responders:
             if getattr(responder, "restrictsOthers", None) and responder.restrictsOthers(self):
                 responders = [responder]
