@@ -22,13 +22,18 @@ HEADER = (b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
           b"xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>")
 
 
-def makeServer(testCase, **c2s):
+def makeServer(testCase, modules=None, options=None, **c2s):
     c2sConfig = {"require_encryption": False, "auth_timeout": 30.0, "close_grace": 1.0}
     c2sConfig.update(c2s)
     directory = testCase.mktemp()
+    host = {}
+    if modules is not None:
+        host["modules"] = modules
+    if options is not None:
+        host["options"] = options
     config = parseConfig({"data_dir": directory, "storage": {"driver": "memory"},
                           "auth": {"failure_delay": 0.0},
-                          "c2s": c2sConfig, "hosts": {"localhost": {}, "example.org": {}}},
+                          "c2s": c2sConfig, "hosts": {"localhost": host, "example.org": {}}},
                          directory)
     clock = task.Clock()
     server = Server(config, clock)

@@ -191,6 +191,10 @@ def inboundEvent(kind):
 #: initial presence (RFC 6121 §4.2).  Every handler runs; none claims.
 INITIAL_PRESENCE = "presence/initial"
 
+#: Fired on the host bus (fireAll) with the username when an account is
+#: removed in band (XEP-0077 §3.2), so modules can drop its data.
+ACCOUNT_REMOVED = "account/removed"
+
 #: Fired on the host bus with the L{ISession} when a client session is bound.
 SESSION_BOUND = "session/bound"
 #: Fired on the host bus with the L{ISession} when a bound session ends.
