@@ -61,9 +61,19 @@ class RunningServer:
         self.dataDir = dataDir
 
     @classmethod
-    async def start(cls, testCase, hosts=("localhost",), storage="memory", c2s=None, auth=None):
-        dataDir = os.path.abspath(testCase.mktemp())
-        os.makedirs(dataDir)
+    async def start(cls, testCase, hosts=("localhost",), storage="memory", c2s=None, auth=None,
+                    dataDir=None, options=None):
+        """
+        @param dataDir: the data directory; a new one when C{None}.  Give
+            the directory of a server stopped before to start one on the
+            same database (restart tests).
+        @param options: module options for every host, as in
+            C{[hosts.NAME.options]}: C{{module: {option: value}}}; the
+            modules named are loaded besides the default ones.
+        """
+        if dataDir is None:
+            dataDir = os.path.abspath(testCase.mktemp())
+        os.makedirs(dataDir, exist_ok=True)
         c2sConfig = {"listen": [LOOPBACK], "listen_tls": [LOOPBACK]}
         c2sConfig.update(c2s or {})
         authConfig = {"failure_delay": 0.0}
@@ -73,13 +83,21 @@ class RunningServer:
             "storage": {"driver": storage},
             "auth": authConfig,
             "c2s": c2sConfig,
-            "hosts": {name: {} for name in hosts},
+            "hosts": {name: cls._hostTable(options) for name in hosts},
         }, dataDir)
         service = ServerService(Server(config, reactor))
         service.startService()
         testCase.addCleanup(service.stopService)
         await waitFor(service.ready)
         return cls(service, dataDir)
+
+    @staticmethod
+    def _hostTable(options):
+        if not options:
+            return {}
+        from xmppframe.config import DEFAULT_MODULES
+        modules = list(DEFAULT_MODULES) + [m for m in options if m not in DEFAULT_MODULES]
+        return {"modules": modules, "options": options}
 
     @property
     def port(self):

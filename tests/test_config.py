@@ -11,8 +11,8 @@ from twisted.trial import unittest
 
 from xmppframe.config import (
     SASL_MECHANISMS, AuthConfig, C2SConfig, Config, ConfigError, HostConfig,
-    StorageConfig, defaultConfig, loadConfig, parseConfig, ModuleOption, atLeast,
-    validateModuleOptions)
+    RoutingConfig, StorageConfig, defaultConfig, loadConfig, parseConfig, ModuleOption, atLeast,
+    validateModuleOptions, DEFAULT_MODULES)
 
 EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        os.pardir, "examples", "xmppframe.toml")
@@ -70,7 +70,7 @@ class DefaultsTests(unittest.TestCase):
         certificate and the default modules.
         """
         self.assertEqual(self.config.hosts, (
-            HostConfig(name="localhost", certificate=None, key=None, modules=("ping",), options=()),))
+            HostConfig(name="localhost", certificate=None, key=None, modules=DEFAULT_MODULES, options=()),))
         self.assertEqual(self.config.hostNames, ("localhost",))
 
     def test_noFile(self):
@@ -432,3 +432,79 @@ class ModuleOptionTests(unittest.TestCase):
         e = self.assertRaises(ConfigError, self.parse, {"other": {}})
         self.assertIn("options", str(e))
         self.assertIn("'other'", str(e))
+
+
+class RoutingTests(unittest.TestCase):
+    """
+    C{[routing] deliver_to_all_of_equal_priority}: the bare-JID delivery
+    policy RFC 6121 §8.5.2.1.1 leaves to the server, and the router the
+    server builds with it.
+    """
+
+    def setUp(self):
+        self.basedir = os.path.abspath(self.mktemp())
+
+    def test_default(self):
+        """
+        By default a message goes to every resource of the highest
+        priority.
+        """
+        config = defaultConfig(self.basedir)
+        self.assertEqual(config.routing, RoutingConfig(deliver_to_all_of_equal_priority=True))
+
+    def test_value(self):
+        config = parseConfig({"routing": {"deliver_to_all_of_equal_priority": False}},
+                             self.basedir)
+        self.assertFalse(config.routing.deliver_to_all_of_equal_priority)
+
+    def test_wrongType(self):
+        e = self.assertRaises(ConfigError, parseConfig,
+                              {"routing": {"deliver_to_all_of_equal_priority": "yes"}},
+                              self.basedir)
+        self.assertEqual(str(e), "config error: routing.deliver_to_all_of_equal_priority: "
+                                 "expected true or false, got 'yes'")
+
+    def test_unknownKey(self):
+        e = self.assertRaises(ConfigError, parseConfig,
+                              {"routing": {"deliver_to_all": False}}, self.basedir)
+        self.assertIn("routing.deliver_to_all: unknown key", str(e))
+
+    def deliveries(self, allOfEqualPriority):
+        """
+        Build a server with the setting, bind two resources of bob of equal
+        priority, send a chat message to his bare JID, and return how many
+        of them got it.
+        """
+        from twisted.internet import task
+
+        from xmppframe.server import Server
+        from xmppframe.storage.memory import MemoryStorage
+        from tests.fakes import FakeSession, parse
+
+        config = parseConfig({
+            "routing": {"deliver_to_all_of_equal_priority": allOfEqualPriority},
+            "hosts": {"example.org": {"modules": ["ping"]}},
+        }, self.basedir)
+        server = Server(config, task.Clock(), storage=MemoryStorage())
+        host = server.hosts["example.org"]
+        bobs = []
+        for resource in ("phone", "laptop"):
+            bob = FakeSession("bob@example.org", host=host, available=True,
+                              manager=server.sessions)
+            server.sessions.bind(bob, resource)
+            bobs.append(bob)
+        alice = FakeSession("alice@example.org", host=host, available=True,
+                            manager=server.sessions)
+        server.sessions.bind(alice, "home")
+        server.router.process(alice, parse(
+            "<message to='bob@example.org' type='chat'><body>Hi</body></message>"))
+        return [len(bob.sent) for bob in bobs]
+
+    def test_serverDeliversToAll(self):
+        self.assertEqual(self.deliveries(True), [1, 1])
+
+    def test_serverDeliversToOne(self):
+        """
+        With the setting off, the most recently bound resource gets it.
+        """
+        self.assertEqual(self.deliveries(False), [0, 1])

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from encodings import idna as _idna2003
 
 __all__ = [
-    "ConfigError", "Config", "StorageConfig", "AuthConfig", "C2SConfig",
+    "ConfigError", "Config", "StorageConfig", "AuthConfig", "C2SConfig", "RoutingConfig",
     "HostConfig", "SASL_MECHANISMS", "loadConfig", "parseConfig",
     "defaultConfig", "ModuleOption", "validateModuleOptions", "atLeast",
 ]
@@ -41,7 +41,9 @@ SASL_MECHANISMS = ("SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256",
                    "SCRAM-SHA-1", "PLAIN")
 
 #: The modules a host loads when its table names none.
-DEFAULT_MODULES = ("ping",)
+DEFAULT_MODULES = ("ping", "roster", "offline", "register", "privacy", "blocking",
+                   "presence", "subscription", "carbons", "csi", "disco", "caps",
+                   "vcard", "private", "version", "time", "mam")
 
 #: The storage drivers C{storage.driver} may name.
 STORAGE_DRIVERS = ("sqlite", "memory")
@@ -468,6 +470,18 @@ class C2SConfig(_Validated):
 
 
 @dataclass(frozen=True)
+class RoutingConfig(_Validated):
+    """
+    C{[routing]}: how the router delivers stanzas.  A chat or normal
+    message to a bare JID goes to the available resource(s) of highest
+    non-negative priority (RFC 6121 §8.5.2.1.1 leaves "most available" to
+    the server): to every one of them when
+    C{deliver_to_all_of_equal_priority}, else to the most recently bound.
+    """
+    deliver_to_all_of_equal_priority: bool = _setting(_Boolean(), True)
+
+
+@dataclass(frozen=True)
 class HostConfig(_Validated):
     """
     C{[hosts."NAME"]}: one virtual host.
@@ -521,6 +535,7 @@ class Config(_Validated):
     storage: StorageConfig = _setting(_Section(StorageConfig), {})
     auth: AuthConfig = _setting(_Section(AuthConfig), {})
     c2s: C2SConfig = _setting(_Section(C2SConfig), {})
+    routing: RoutingConfig = _setting(_Section(RoutingConfig), {})
     hosts: tuple[HostConfig, ...] = _setting(_Hosts(_Section(HostConfig)), {"localhost": {}})
 
     def host(self, name):

@@ -195,6 +195,29 @@ INITIAL_PRESENCE = "presence/initial"
 #: removed in band (XEP-0077 §3.2), so modules can drop its data.
 ACCOUNT_REMOVED = "account/removed"
 
+#: Fired on the recipient's host bus, with a L{MessageDelivery}, after the
+#: router's default rules (RFC 6121 §8.5) sent a message to local sessions:
+#: where a module learns who got it, e.g. Message Carbons (XEP-0280 §7)
+#: copies it to the account's other sessions.  Every handler runs; none
+#: claims.
+MESSAGE_DELIVERED = "message/delivered"
+
+
+class MessageDelivery:
+    """
+    What L{MESSAGE_DELIVERED} handlers receive.
+
+    @ivar event: the L{StanzaEvent} of the message.
+    @ivar recipients: the sessions it was sent to, a sequence.
+    """
+
+    __slots__ = ("event", "recipients")
+
+    def __init__(self, event, recipients):
+        self.event = event
+        self.recipients = recipients
+
+
 #: Fired on the host bus with the L{ISession} when a client session is bound.
 SESSION_BOUND = "session/bound"
 #: Fired on the host bus with the L{ISession} when a bound session ends.

@@ -30,7 +30,17 @@ class VirtualHost:
         #: Stream feature responders that modules add (see
         #: L{xmppframe.module.ModuleAPI.addStreamResponder}).
         self.responders = []
+        #: Top-level elements other than stanzas (e.g. XEP-0352's
+        #: C{<active/>}) that modules handle on bound client streams:
+        #: Clark name -> C{handler(session, element)} (see
+        #: L{xmppframe.module.ModuleAPI.addElementHandler}).
+        self.elementHandlers = {}
         self._identities = [("server", "im", "xmppframe")]
+        #: Disco features of an account's bare JID (XEP-0030 §3.1), which
+        #: the server answers for on the account's behalf.
+        self._accountFeatures = set()
+        #: (jid, node) -> name: the server's disco#items (XEP-0030 §4).
+        self._discoItems = {}
 
     def addFeature(self, namespace):
         """
@@ -51,6 +61,34 @@ class VirtualHost:
 
     def identities(self):
         return list(self._identities)
+
+    def addAccountFeature(self, namespace):
+        """
+        Advertise C{namespace} in the disco#info of this host's accounts.
+        """
+        self._accountFeatures.add(namespace)
+
+    def removeAccountFeature(self, namespace):
+        self._accountFeatures.discard(namespace)
+
+    def accountFeatures(self):
+        return frozenset(self._accountFeatures)
+
+    def addDiscoItem(self, jid, name=None, node=None):
+        """
+        List C{jid} (and C{node}) in this host's disco#items, e.g. a
+        component or a service of a module.
+        """
+        self._discoItems[(str(jid), node)] = name
+
+    def removeDiscoItem(self, jid, node=None):
+        self._discoItems.pop((str(jid), node), None)
+
+    def discoItems(self):
+        """
+        @return: a list of C{(jid, node, name)} in the order they were added.
+        """
+        return [(jid, node, name) for (jid, node), name in self._discoItems.items()]
 
     def __repr__(self):
         return "<VirtualHost %s>" % (self.name,)

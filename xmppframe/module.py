@@ -38,8 +38,11 @@ class ModuleAPI:
         self.options = dict(options or {})
         self.log = Logger(namespace="xmppframe.modules." + name)
         self._hooks = []
+        self._accountFeatures = []
+        self._discoItems = []
         self._features = []
         self._responders = []
+        self._elementHandlers = []
 
     def hook(self, name, handler, priority=0):
         """
@@ -124,8 +127,38 @@ class ModuleAPI:
         self.host.responders.append(responder)
         self._responders.append(responder)
 
+    def addElementHandler(self, tag, handler):
+        """
+        Handle C{tag} (a Clark name), a top-level element that is not a
+        stanza, sent by a bound client on this host, such as XEP-0352's
+        C{<inactive/>}: C{handler(session, element)}.  Without a handler
+        such an element ends the stream with C{unsupported-stanza-type}
+        (RFC 6120 §4.9.3.24).
+
+        @raise ValueError: if another module already handles C{tag}.
+        """
+        if tag in self.host.elementHandlers:
+            raise ValueError("%s is already handled on %s" % (tag, self.host.name))
+        self.host.elementHandlers[tag] = handler
+        self._elementHandlers.append(tag)
+
     def addIdentity(self, category, type, name):
         self.host.addIdentity(category, type, name)
+
+    def addAccountFeature(self, namespace):
+        """
+        Advertise C{namespace} in the disco#info the server gives for this
+        host's accounts (XEP-0030 §3), until unloaded.
+        """
+        self.host.addAccountFeature(namespace)
+        self._accountFeatures.append(namespace)
+
+    def addDiscoItem(self, jid, name=None, node=None):
+        """
+        List C{jid} in this host's disco#items (XEP-0030 §4), until unloaded.
+        """
+        self.host.addDiscoItem(jid, name, node)
+        self._discoItems.append((jid, node))
 
     def openStore(self, kind, name):
         """
@@ -140,6 +173,12 @@ class ModuleAPI:
         return self.options.get(name, default)
 
     def unhookAll(self):
+        for namespace in self._accountFeatures:
+            self.host.removeAccountFeature(namespace)
+        del self._accountFeatures[:]
+        for jid, node in self._discoItems:
+            self.host.removeDiscoItem(jid, node)
+        del self._discoItems[:]
         for entry in self._hooks:
             entry.cancel()
         del self._hooks[:]
@@ -149,6 +188,9 @@ class ModuleAPI:
         for responder in self._responders:
             self.host.responders.remove(responder)
         del self._responders[:]
+        for tag in self._elementHandlers:
+            self.host.elementHandlers.pop(tag, None)
+        del self._elementHandlers[:]
 
 
 @implementer(IModule)
@@ -160,6 +202,9 @@ class Module:
 
     name = None
     dependencies = ()
+    #: The specifications it implements, e.g. C{("XEP-0199",)}, listed by
+    #: C{xmppframe modules}.
+    xeps = ()
     #: name -> L{xmppframe.config.ModuleOption}; the validated values are
     #: in C{self.api.options}.
     optionSchema = {}

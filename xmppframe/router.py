@@ -14,7 +14,8 @@ from twisted.logger import Logger
 
 from xmppframe.errors import StanzaError
 from xmppframe.events import (
-    INITIAL_PRESENCE, StanzaEvent, inboundEvent, iqEvent, iqResponseEvent, outboundEvent, stanzaEvent)
+    INITIAL_PRESENCE, MESSAGE_DELIVERED, MessageDelivery, StanzaEvent, inboundEvent, iqEvent,
+    iqResponseEvent, outboundEvent, stanzaEvent)
 from xmppframe.interfaces import IRouter
 from xmppframe.jid import InvalidJID, JIDCache
 from xmppframe.xml.stanza import errorReply, isError
@@ -233,7 +234,7 @@ class Router:
                     "bad-request", text="An iq get or set has exactly one child"))
                 return
             if target == "full":
-                if self._deliverToFull(event):
+                if self._deliverToFull(event) is not None:
                     return
                 self._bounce(event.origin, stanza, StanzaError("service-unavailable"))
                 return
@@ -251,11 +252,24 @@ class Router:
         event.host.events.fire(iqResponseEvent(target), event)
 
     def _deliverToFull(self, event):
+        """
+        Send the stanza to the session bound to its full JID.
+
+        @return: that session, or C{None} if there is none.
+        """
         session = self.sessions.sessionFor(event.to)
-        if session is None:
-            return False
-        session.send(event.stanza)
-        return True
+        if session is not None:
+            session.send(event.stanza)
+        return session
+
+    def _messageDelivered(self, event, recipients):
+        """
+        Tell the recipient's host who got the message (L{MESSAGE_DELIVERED}):
+        modules that copy it elsewhere (XEP-0280 carbons) need to know.
+        """
+        events = event.host.events
+        if events.hasHandlers(MESSAGE_DELIVERED):
+            events.fireAll(MESSAGE_DELIVERED, MessageDelivery(event, recipients))
 
     def _deliverMessage(self, event, target):
         """
@@ -267,7 +281,9 @@ class Router:
                 self._bounce(event.origin, event.stanza, StanzaError("service-unavailable"))
             return
         if target == "full":
-            if self._deliverToFull(event):
+            session = self._deliverToFull(event)
+            if session is not None:
+                self._messageDelivered(event, (session,))
                 return
             # §8.5.3.2.1: no such resource; normal, chat and headline
             # messages are handled as if sent to the bare JID, and so go
@@ -282,6 +298,7 @@ class Router:
         if recipients:
             for session in recipients:
                 session.send(event.stanza)
+            self._messageDelivered(event, recipients)
             return
         if type == "error" or type == "headline":
             return

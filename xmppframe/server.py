@@ -46,7 +46,8 @@ class Server:
         self.storage = storage if storage is not None else storageFromConfig(
             config.storage.driver, config.storage.path, reactor=reactor)
         self.sessions = SessionManager()
-        self.router = Router(self.sessions)
+        self.router = Router(self.sessions, deliverToAllOfEqualPriority=(
+            config.routing.deliver_to_all_of_equal_priority))
         self.authThrottle = AuthFailureThrottle(
             reactor, config.auth.failure_delay, config.auth.failure_delay_max)
         self.responders = (StartTLSResponder(), SASLResponder(), BindResponder())

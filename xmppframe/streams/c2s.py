@@ -10,6 +10,7 @@ it directly, which keeps the per-connection object count (and memory) low.
 
 import secrets
 
+from lxml import etree
 from zope.interface import implementer
 
 from twisted.internet.protocol import Factory, Protocol
@@ -86,6 +87,11 @@ class C2SStream(Protocol):
         self._handlers = {}
         self._peerEnded = False
         self._ended = False
+        #: Callables C{f(session, stanza)} shown every stanza L{send} is
+        #: given, in order; one that returns C{True} has taken it, to send
+        #: again later (through L{send}) or never.  Modules install them,
+        #: e.g. XEP-0352 holding presence back while the client is inactive.
+        self.sendFilters = []
 
     # Connection lifecycle
 
@@ -126,6 +132,14 @@ class C2SStream(Protocol):
         self._endSession()
         self._log.info("c2s connection from {peer} closed{who}", peer=self.peerHost,
                        who=(" (%s)" % (self.jid,)) if self.jid is not None else "")
+
+    @property
+    def lastActivity(self):
+        """
+        When data last arrived on this stream, in reactor seconds: what
+        liveness checks such as the server's pings (XEP-0199 §4.1) go by.
+        """
+        return self._lastData
 
     def callLater(self, delay, f, *args):
         return self.server.reactor.callLater(delay, f, *args)
@@ -216,7 +230,15 @@ class C2SStream(Protocol):
     def _onStanza(self, stanza):
         tag = stanza.tag
         if tag not in _STANZA_TAGS:
-            self.close("unsupported-stanza-type", "Unknown top-level element %s" % (tag,))
+            handler = self.host.elementHandlers.get(tag)
+            if handler is None:
+                self.close("unsupported-stanza-type", "Unknown top-level element %s" % (tag,))
+                return
+            try:
+                handler(self, stanza)
+            except Exception:
+                self._log.failure("handler of {tag} failed", tag=tag)
+                self.close("internal-server-error")
             return
         if tag == _IQ and len(stanza) == 1 and stanza[0].tag == _SESSION_IQ:
             if stanza.get("type") == "set":
@@ -281,6 +303,10 @@ class C2SStream(Protocol):
     def send(self, stanza):
         if self.closing:
             return
+        if self.sendFilters:
+            for sendFilter in tuple(self.sendFilters):
+                if sendFilter(self, stanza):
+                    return
         self.transport.write(serialize(stanza))
 
     def sendSerialized(self, data):
@@ -288,8 +314,13 @@ class C2SStream(Protocol):
         Write an already serialized stanza: a broadcast serializes once and
         writes the same bytes to every recipient.
         """
-        if not self.closing:
-            self.transport.write(data)
+        if self.closing:
+            return
+        if self.sendFilters:
+            # Filters look at elements: read our own bytes back.
+            self.send(etree.fromstring(data))
+            return
+        self.transport.write(data)
 
     def close(self, condition=None, text=None):
         """
