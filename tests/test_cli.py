@@ -420,3 +420,88 @@ class ProcessTests(CommandTestCase):
         self.assertEqual((status, out), (1, b""))
         self.assertEqual(
             err, b"config error: auth.scram_iterations: must be at least 4096, got 1\n")
+
+
+MODULES_CONFIG = """\
+data_dir = "state"
+[hosts."localhost"]
+modules = ["ping", "caps"]
+[hosts."example.org"]
+modules = ["ping", "disco"]
+[hosts."example.org".options.disco]
+abuse = ["mailto:abuse@example.org"]
+"""
+
+
+class ModulesTests(CommandTestCase):
+    """
+    C{xmppframe modules [HOST]}: each host's modules in load order, with
+    the XEPs they implement, from the configuration and the installed
+    plugins, without starting a server.
+    """
+
+    def setUp(self):
+        CommandTestCase.setUp(self)
+        self.writeConfig(MODULES_CONFIG)
+
+    async def test_list(self):
+        """
+        Dependencies come first and are marked as such.
+        """
+        self.assertEqual(await self.xmppframe("modules"), (0, (
+            "localhost    ping   XEP-0199\n"
+            "localhost    disco  XEP-0030, XEP-0128, XEP-0157 (dependency)\n"
+            "localhost    caps   XEP-0115\n"
+            "example.org  ping   XEP-0199\n"
+            "example.org  disco  XEP-0030, XEP-0128, XEP-0157\n"), ""))
+
+    async def test_oneHost(self):
+        self.assertEqual(await self.xmppframe("modules", "Example.org"), (0, (
+            "example.org  ping   XEP-0199\n"
+            "example.org  disco  XEP-0030, XEP-0128, XEP-0157\n"), ""))
+
+    async def test_unknownHost(self):
+        self.assertFails(await self.xmppframe("modules", "elsewhere.example"),
+                         "error: unknown host 'elsewhere.example' (configured: localhost, "
+                         "example.org)")
+
+    async def test_unknownModule(self):
+        """
+        Unknown modules of every host are errors, after the modules that
+        are known have been listed.
+        """
+        self.writeConfig(MODULES_CONFIG.replace('["ping", "disco"]',
+                                                '["ping", "nosuch", "disco", "other"]'))
+        status, out, err = await self.xmppframe("modules")
+        self.assertEqual(status, 1)
+        self.assertIn("example.org  ping   XEP-0199\n", out)
+        self.assertEqual(err.count("\n"), 1)
+        self.assertTrue(err.startswith("error: example.org: unknown module 'nosuch' "
+                                       "(installed: "), err)
+        self.assertIn("; example.org: unknown module 'other'", err)
+        self.assertIn("disco", err)
+        self.assertIn("example.org  disco  ", out)
+
+    async def test_badOption(self):
+        """
+        Module options are checked against each module's schema.
+        """
+        self.writeConfig(MODULES_CONFIG.replace("mailto:abuse@example.org", "abuse@example.org"))
+        status, out, err = await self.xmppframe("modules")
+        self.assertEqual(status, 1)
+        self.assertTrue(err.startswith('error: hosts."example.org".options.disco.abuse[0]: ')
+                        or err.startswith('error: hosts."example.org".options.disco.abuse: '), err)
+
+    async def test_optionsForUnconfiguredModule(self):
+        """
+        Options for a module the host does not load are a configuration
+        error.
+        """
+        self.writeConfig(MODULES_CONFIG.replace('["ping", "disco"]', '["ping"]'))
+        status, out, err = await self.xmppframe("modules")
+        self.assertEqual((status, out), (1, ""))
+        self.assertIn("'disco', which is not in modules", err)
+
+    async def test_help(self):
+        status, out, err = await self.xmppframe("--help", config=False)
+        self.assertIn("modules [HOST]", out)

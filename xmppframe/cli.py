@@ -44,6 +44,9 @@ commands:
                         <data_dir>/certs/ (restart the server to use it)
   config check          validate the configuration and say which file and
                         hosts it has
+  modules [HOST]        list the modules each host loads, with the XEPs they
+                        implement; unknown modules and bad module options are
+                        errors
 
 HOST must be a host of the configuration.  Passwords are prompted for twice
 when standard input is a terminal; otherwise the first line of standard
@@ -86,7 +89,7 @@ def buildParser():
         "--traceback", action="store_true",
         help="on an unexpected error, also print the Python traceback (for bug reports)")
     parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
-    groups = parser.add_subparsers(title="command groups", metavar="{user,cert,config}",
+    groups = parser.add_subparsers(title="command groups", metavar="{user,cert,config,modules}",
                                    dest="group", required=True)
 
     user = groups.add_parser(
@@ -142,6 +145,17 @@ def buildParser():
         description="Load and validate the configuration; print 'config ok: FILE, "
                     "hosts: ...', or the error and exit with status 1.")
     check.set_defaults(handler=configCheck)
+
+    modules = groups.add_parser(
+        "modules", help="list each host's modules and the XEPs they implement",
+        description="For each host (or HOST), print one line per module it loads, "
+                    "dependencies included, in load order: host, module, and the "
+                    "specifications it implements.  Reads the configuration and the "
+                    "installed module plugins; starts nothing.  Unknown modules and "
+                    "invalid module options are reported as errors (status 1).")
+    modules.add_argument("host", metavar="HOST", nargs="?",
+                         help="a configured host (default: every host)")
+    modules.set_defaults(handler=modulesList)
     return parser
 
 
@@ -353,6 +367,61 @@ async def configCheck(invocation):
     config = invocation.config
     invocation.console.out("config ok: %s, hosts: %s" % (
         config.path or "defaults", ", ".join(config.hostNames)))
+
+
+async def modulesList(invocation):
+    """
+    One line per loaded module: C{HOST  MODULE  XEP-0001, XEP-0002}, with
+    C{-} for a module that names no XEP and C{(dependency)} after one that
+    is loaded only because another needs it.  Problems are collected over
+    every host and reported together, after the listing.
+    """
+    from xmppframe.config import ConfigError, validateModuleOptions
+    from xmppframe.modules import ModuleLoadError, availableModules, loadOrder
+    config = invocation.config
+    if invocation.args.host is None:
+        hosts = config.hosts
+    else:
+        hosts = (invocation.hostConfig(invocation.args.host),)
+    factories = availableModules()
+    rows = []
+    problems = []
+    for host in hosts:
+        known = []
+        for name in host.modules:
+            if name in factories:
+                known.append(name)
+            else:
+                problems.append("%s: unknown module %r (installed: %s)" % (
+                    host.name, name, ", ".join(sorted(factories))))
+        try:
+            order = loadOrder(known, factories)
+        except ModuleLoadError as e:
+            problems.append("%s: %s" % (host.name, e))
+            continue
+        for name in order:
+            factory = factories[name]
+            try:
+                moduleClass = factory.moduleClass
+            except Exception as e:
+                problems.append("%s: module %r cannot be loaded: %s: %s" % (
+                    host.name, name, type(e).__name__, e))
+                continue
+            try:
+                validateModuleOptions(config, host.name, name,
+                                      getattr(moduleClass, "optionSchema", {}))
+            except ConfigError as e:
+                problems.append(str(e).removeprefix("config error: "))
+            xeps = ", ".join(getattr(moduleClass, "xeps", ())) or "-"
+            if name not in host.modules:
+                xeps += " (dependency)"
+            rows.append((host.name, name, xeps))
+    hostWidth = max([len(row[0]) for row in rows], default=0)
+    nameWidth = max([len(row[1]) for row in rows], default=0)
+    for hostName, name, xeps in rows:
+        invocation.console.out("%-*s  %-*s  %s" % (hostWidth, hostName, nameWidth, name, xeps))
+    if problems:
+        raise CommandError("; ".join(problems))
 
 
 def parseArguments(argv):

@@ -1,0 +1,176 @@
+"""
+End-to-end: service discovery (XEP-0030, XEP-0128, XEP-0157) and entity
+capabilities (XEP-0115) with real slixmpp clients against the real server
+on loopback.
+"""
+
+import asyncio
+
+from slixmpp.exceptions import IqError
+
+from twisted.trial import unittest
+
+from tests.e2e import RunningServer, asDeferred, requireAsyncioReactor
+from tests.xmppclient import TestClient
+
+DISCO_INFO = "http://jabber.org/protocol/disco#info"
+DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
+CAPS = "http://jabber.org/protocol/caps"
+PING = "urn:xmpp:ping"
+SERVERINFO = "http://jabber.org/network/serverinfo"
+DATA_FORMS = "jabber:x:data"
+
+ABUSE = ["mailto:abuse@localhost", "xmpp:abuse@localhost"]
+
+
+async def eventually(check, timeout=10):
+    """
+    Wait until C{check()} returns something true, and return it.
+    """
+    loop = asyncio.get_event_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError("condition not met within %s seconds" % (timeout,))
+        await asyncio.sleep(0.02)
+
+
+def serverInfoForm(iq):
+    """
+    The XEP-0157 form of a disco#info result, as C{{var: [values]}}.
+    """
+    for x in iq.xml.iter("{%s}x" % (DATA_FORMS,)):
+        fields = {f.get("var"): [v.text for v in f.iter("{%s}value" % (DATA_FORMS,))]
+                  for f in x.iter("{%s}field" % (DATA_FORMS,))}
+        if fields.get("FORM_TYPE") == [SERVERINFO]:
+            return fields
+    return None
+
+
+class DiscoTests(unittest.TestCase):
+
+    timeout = 60
+
+    def setUp(self):
+        requireAsyncioReactor()
+        return asDeferred(self._setUp())
+
+    async def _setUp(self):
+        self.server = await RunningServer.start(self, options={"disco": {"abuse": ABUSE}})
+        await self.server.addUser("alice@localhost", "wonderland")
+        await self.server.addUser("bob@localhost", "rabbithole")
+        self.clients = []
+
+    def tearDown(self):
+        return asDeferred(self._tearDown())
+
+    async def _tearDown(self):
+        for client in self.clients:
+            await client.close()
+
+    def client(self, jid, password, caps=False):
+        client = TestClient(jid, password, self.server)
+        client.register_plugin("xep_0030")
+        if caps:
+            client.register_plugin("xep_0115")
+        self.clients.append(client)
+        return client
+
+    @property
+    def host(self):
+        return self.server.server.hosts["localhost"]
+
+    def test_serverInfo(self):
+        """
+        XEP-0030 §3.1: the server's identity and the features of its
+        loaded modules, and the contact addresses form (XEP-0157 §3).
+        """
+        async def scenario():
+            alice = await self.client("alice@localhost", "wonderland").login()
+            iq = await alice.plugin["xep_0030"].get_info(jid="localhost", timeout=10)
+            info = iq["disco_info"]
+            self.assertIn(("server", "im", None, "xmppframe"), info["identities"])
+            features = set(info["features"])
+            for feature in (DISCO_INFO, DISCO_ITEMS, PING, CAPS):
+                self.assertIn(feature, features)
+            self.assertEqual(features, set(self.host.features()))
+            form = serverInfoForm(iq)
+            self.assertIsNotNone(form)
+            self.assertEqual(form["abuse-addresses"], ABUSE)
+        return asDeferred(scenario())
+
+    def test_serverItems(self):
+        """
+        XEP-0030 §4.1: empty by default, then what is registered.
+        """
+        async def scenario():
+            alice = await self.client("alice@localhost", "wonderland").login()
+            disco = alice.plugin["xep_0030"]
+            iq = await disco.get_items(jid="localhost", timeout=10)
+            self.assertEqual(list(iq["disco_items"]["items"]), [])
+            self.host.addDiscoItem("conference.localhost", "Chat rooms")
+            self.addCleanup(self.host.removeDiscoItem, "conference.localhost")
+            iq = await disco.get_items(jid="localhost", timeout=10)
+            self.assertEqual(list(iq["disco_items"]["items"]),
+                             [("conference.localhost", None, "Chat rooms")])
+        return asDeferred(scenario())
+
+    def test_accountInfo(self):
+        """
+        XEP-0030 §3 for an account's bare JID, answered by the server: the
+        account itself gets account/registered; another account without a
+        presence subscription, or a missing account, gets
+        service-unavailable (§8).
+        """
+        async def scenario():
+            alice = await self.client("alice@localhost", "wonderland").login()
+            bob = await self.client("bob@localhost", "rabbithole").login()
+            iq = await alice.plugin["xep_0030"].get_info(jid="alice@localhost", timeout=10)
+            self.assertEqual(list(iq["disco_info"]["identities"]),
+                             [("account", "registered", None, None)])
+            self.assertIn(DISCO_INFO, iq["disco_info"]["features"])
+            for jid in ("alice@localhost", "nobody@localhost"):
+                with self.assertRaises(IqError) as raised:
+                    await bob.plugin["xep_0030"].get_info(jid=jid, timeout=10)
+                self.assertEqual(raised.exception.iq["error"]["condition"],
+                                 "service-unavailable")
+            iq = await bob.plugin["xep_0030"].get_items(jid="alice@localhost", timeout=10)
+            self.assertEqual(list(iq["disco_items"]["items"]), [])
+        return asDeferred(scenario())
+
+    def test_serverCaps(self):
+        """
+        XEP-0115 §6.3: the server's caps are in the stream features after
+        authentication, and slixmpp verifies them (§5.4) by asking the
+        server for node#ver.
+        """
+        async def scenario():
+            alice = await self.client("alice@localhost", "wonderland", caps=True).login()
+            self.assertIn("caps", alice.features)
+            ver = self.host.modules["caps"].ownVer()
+            caps = alice.plugin["xep_0115"]
+            verified = await eventually(lambda: caps.static.jid_vers.get("localhost"))
+            self.assertEqual(verified, ver)
+        return asDeferred(scenario())
+
+    def test_clientCaps(self):
+        """
+        XEP-0115 §5.4: a client's presence with caps makes the server ask
+        it once, verify the answer, and know its features.
+        """
+        async def scenario():
+            alice = self.client("alice@localhost", "wonderland", caps=True)
+            await alice.login(presence=False)
+            alice.plugin["xep_0030"].add_feature("urn:example:alice")
+            await alice.plugin["xep_0115"].update_caps(broadcast=False)
+            alice.send_presence()
+            caps = self.host.modules["caps"]
+            jid = str(alice.boundjid)
+            features = await eventually(lambda: caps.featuresOf(jid))
+            self.assertIn("urn:example:alice", features)
+            self.assertIn(CAPS, features)
+            self.assertIn(DISCO_INFO, features)
+        return asDeferred(scenario())

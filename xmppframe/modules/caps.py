@@ -1,0 +1,457 @@
+"""
+Entity capabilities (XEP-0115): the server's own capabilities in the client
+stream features, and verified, cached capabilities of its clients.
+
+The server hashes its own disco#info (as the disco module builds it) into a
+verification string (§5.1) and advertises it after authentication (§6.3),
+answering disco#info for C{node#ver} as for the server itself.
+
+When a client's available presence carries a C{<c/>} with a verification
+string the server has not seen, the server asks that client for the
+disco#info of C{node#ver} once, checks the answer (§5.4) and caches the
+features under the string: in a bounded in-memory LRU and in a store, so
+the cache survives a restart.  Other modules (PEP) ask L{featuresOf}.
+"""
+
+import base64
+import hashlib
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from lxml import etree
+
+from xmppframe.config import ModuleOption, atLeast
+from xmppframe.dataforms import DATA_FORMS, Form, FormError
+from xmppframe.events import SESSION_ENDED, iqResponseEvent, outboundEvent
+from xmppframe.jid import InvalidJID
+from xmppframe.module import Module
+from xmppframe.xml import namespaces as NS
+from xmppframe.xml.stanza import makeElement, makeStanza
+
+#: XEP-0115 §11.1.
+CAPS = "http://jabber.org/protocol/caps"
+
+#: The hash functions the server verifies with, by their IANA "Hash
+#: Function Textual Names" (§4 'hash'); SHA-1 is mandatory (§9.1).
+HASHES = {
+    "sha-1": hashlib.sha1,
+    "sha-224": hashlib.sha224,
+    "sha-256": hashlib.sha256,
+    "sha-384": hashlib.sha384,
+    "sha-512": hashlib.sha512,
+}
+
+#: The hash of the server's own verification string.
+OWN_HASH = "sha-1"
+
+#: Observes outbound presence before anything may claim it; never claims.
+OBSERVE_PRIORITY = 2000
+
+#: Disco queries to clients under way at once, at most.
+MAX_PENDING_QUERIES = 100
+
+_C = NS.qname(CAPS, "c")
+_QUERY = NS.qname(NS.DISCO_INFO, "query")
+_IDENTITY = NS.qname(NS.DISCO_INFO, "identity")
+_FEATURE = NS.qname(NS.DISCO_INFO, "feature")
+_X = NS.qname(DATA_FORMS, "x")
+_XML_LANG = NS.qname(NS.XML, "lang")
+
+
+class MalformedInfo(ValueError):
+    """
+    A disco#info result that XEP-0115 §5.4 calls ill-formed: it must not
+    be cached.
+    """
+
+
+@dataclass(frozen=True)
+class DiscoInfo:
+    """
+    What a verification string covers (§5.1).
+
+    @ivar identities: C{(category, type, lang, name)} tuples; C{lang} and
+        C{name} are C{''} when absent.
+    @ivar features: the feature C{var}s.
+    @ivar forms: C{(FORM_TYPE, ((var, (value, ...)), ...))} of each
+        extended form (XEP-0128).
+    """
+
+    identities: tuple
+    features: tuple
+    forms: tuple = ()
+
+
+def readDiscoInfo(query):
+    """
+    Read a disco#info C{<query/>} the way §5.4 says to process it.
+
+    @raise MalformedInfo: for duplicate identities, features or FORM_TYPEs,
+        or a FORM_TYPE with different values (§5.4 3.3–3.5); forms without
+        a hidden FORM_TYPE are left out (§5.4 3.6).
+    """
+    identities = []
+    features = []
+    forms = []
+    formTypes = set()
+    for child in query:
+        tag = child.tag
+        if tag == _IDENTITY:
+            category, type = child.get("category"), child.get("type")
+            if not category or not type:
+                raise MalformedInfo("an identity without category or type")
+            identity = (category, type, child.get(_XML_LANG) or "", child.get("name") or "")
+            if identity in identities:
+                raise MalformedInfo("identity %s given twice" % ("/".join(identity),))
+            identities.append(identity)
+        elif tag == _FEATURE:
+            var = child.get("var")
+            if var is None:
+                raise MalformedInfo("a feature without var")
+            if var in features:
+                raise MalformedInfo("feature %r given twice" % (var,))
+            features.append(var)
+        elif tag == _X:
+            try:
+                form = Form.fromElement(child)
+            except FormError as e:
+                raise MalformedInfo("bad extended form: %s" % (e,))
+            formTypeField = form.formTypeField
+            if formTypeField is None or formTypeField.type != "hidden":
+                continue
+            if len(set(formTypeField.values)) != 1:
+                raise MalformedInfo("a FORM_TYPE with %d different values"
+                                    % (len(set(formTypeField.values)),))
+            if form.formType in formTypes:
+                raise MalformedInfo("two forms of FORM_TYPE %r" % (form.formType,))
+            formTypes.add(form.formType)
+            forms.append((form.formType, tuple(
+                (f.var, f.values) for f in form.fields if f.var is not None)))
+    return DiscoInfo(tuple(identities), tuple(features), tuple(forms))
+
+
+def verificationString(info, algorithm=OWN_HASH):
+    """
+    The verification string of C{info} (a L{DiscoInfo}) by the generation
+    method of XEP-0115 §5.1.  Python sorts strings by code point, which is
+    the order of their UTF-8 octets: the "i;octet" collation.
+
+    @raise KeyError: for a hash not in L{HASHES}.
+    """
+    hashFunction = HASHES[algorithm]
+    parts = []
+    for category, type, lang, name in sorted(info.identities):
+        parts.append("%s/%s/%s/%s<" % (category, type, lang, name))
+    for feature in sorted(info.features):
+        parts.append(feature + "<")
+    for formType, fields in sorted(info.forms):
+        parts.append(formType + "<")
+        for var, values in sorted(fields):
+            parts.append(var + "<")
+            for value in sorted(values):
+                parts.append(value + "<")
+    digest = hashFunction("".join(parts).encode("utf-8")).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def capsElement(node, ver, hash=OWN_HASH):
+    """
+    A C{<c xmlns='http://jabber.org/protocol/caps'/>} (§4).
+    """
+    return makeElement(CAPS, "c", {"hash": hash, "node": node, "ver": ver})
+
+
+class CapsStreamFeature:
+    """
+    The server's capabilities as a stream feature (§6.3), offered once the
+    client has authenticated; it handles no elements.
+    """
+
+    def __init__(self, caps):
+        self._caps = caps
+
+    def offer(self, stream):
+        if stream.authenticated is None:
+            return []
+        return [self._caps.ownCapsElement()]
+
+    def handlers(self, stream):
+        return {}
+
+
+class _Entity:
+    """
+    What the server knows of one client's capabilities.
+
+    @ivar key: C{(hash, ver)} it last advertised.
+    @ivar features: its features once known, else C{None}.
+    @ivar failed: whether asking it for C{key} failed.
+    """
+
+    __slots__ = ("key", "node", "features", "failed")
+
+    def __init__(self, key, node):
+        self.key = key
+        self.node = node
+        self.features = None
+        self.failed = False
+
+
+class _Query:
+    __slots__ = ("id", "jid", "key", "verify", "timeout")
+
+    def __init__(self, id, jid, key, verify):
+        self.id = id
+        self.jid = jid
+        self.key = key
+        self.verify = verify
+        self.timeout = None
+
+
+class CapsModule(Module):
+    """
+    XEP-0115 for one host.  Options: C{node}, C{cache_size},
+    C{query_timeout}.
+    """
+
+    name = "caps"
+    dependencies = ("disco",)
+    xeps = ("XEP-0115",)
+    optionSchema = {
+        "node": ModuleOption(
+            "string", "https://xmppframe.example/caps",
+            help="the URI naming this server software in its caps (XEP-0115 §4)"),
+        "cache_size": ModuleOption(
+            "integer", 1000, atLeast(1),
+            help="verification strings whose features are kept in memory"),
+        "query_timeout": ModuleOption(
+            "number", 30.0, atLeast(1),
+            help="seconds a client has to answer the server's disco#info query"),
+    }
+
+    def __init__(self, api):
+        Module.__init__(self, api)
+        self._cache = OrderedDict()
+        self._entities = {}
+        self._queries = {}
+        self._loading = set()
+        self._store = None
+        self.options = {name: api.option(name, option.default)
+                        for name, option in self.optionSchema.items()}
+
+    @property
+    def _disco(self):
+        return self.api.host.modules["disco"]
+
+    def load(self):
+        self._store = self.api.openStore("keyvalue", "caps")
+        self.api.addFeature(CAPS)
+        self.api.addStreamResponder(CapsStreamFeature(self))
+        self._disco.addInfoNodeProvider(self._ownNodeInfo)
+        self.api.hook(outboundEvent("presence"), self._onPresence, OBSERVE_PRIORITY)
+        self.api.hook(iqResponseEvent("host"), self._onResponse)
+        self.api.hook(SESSION_ENDED, self._onSessionEnded)
+
+    def unload(self):
+        disco = self.api.host.modules.get("disco")
+        if disco is not None:
+            disco.removeInfoNodeProvider(self._ownNodeInfo)
+        for query in list(self._queries.values()):
+            if query.timeout is not None and query.timeout.active():
+                query.timeout.cancel()
+        self._queries.clear()
+        Module.unload(self)
+
+    # The server's own capabilities
+
+    def ownVer(self):
+        """
+        The server's verification string, over its disco#info as it is now
+        (modules add features as they load).
+        """
+        return verificationString(readDiscoInfo(self._disco.serverInfo()), OWN_HASH)
+
+    def ownCapsElement(self):
+        return capsElement(self.options["node"], self.ownVer())
+
+    def _ownNodeInfo(self, node):
+        """
+        §6.2: disco#info to C{node#ver} is answered as to the server.
+        """
+        if node == "%s#%s" % (self.options["node"], self.ownVer()):
+            return self._disco.serverInfo(node)
+        return None
+
+    # Other modules
+
+    def featuresOf(self, fullJID):
+        """
+        @param fullJID: a local client's full L{JID} (or its text).
+        @return: the set of features its capabilities name, once verified
+            (or, for a hash the server does not know, once it answered,
+            §5.4 step 2); C{None} when unknown.
+        """
+        if isinstance(fullJID, str):
+            try:
+                fullJID = self.api.router.jids.parse(fullJID)
+            except InvalidJID:
+                return None
+        entity = self._entities.get(fullJID)
+        if entity is None or entity.features is None:
+            return None
+        return set(entity.features)
+
+    # Clients' capabilities
+
+    def _onPresence(self, event):
+        if event.origin is None or event.sender.resource is None:
+            return None
+        if event.type == "unavailable":
+            if event.to is None:
+                self._entities.pop(event.sender, None)
+            return None
+        if event.type is not None:
+            return None
+        for child in event.stanza:
+            if child.tag == _C:
+                self._advertised(event.sender, child)
+                break
+        return None
+
+    def _onSessionEnded(self, session):
+        if session.jid is not None:
+            self._entities.pop(session.jid, None)
+
+    def _advertised(self, jid, c):
+        hash, node, ver = c.get("hash"), c.get("node"), c.get("ver")
+        if not hash or not node or not ver:
+            # §5.4 step 1: no hash is the legacy format, not supported.
+            self._entities.pop(jid, None)
+            return
+        key = (hash, ver)
+        entity = self._entities.get(jid)
+        if entity is not None and entity.key == key:
+            return
+        entity = self._entities[jid] = _Entity(key, node)
+        if hash not in HASHES:
+            # §5.4 step 2: ask, believe, but cache for this JID only.
+            self._ask(jid, entity, verify=False)
+            return
+        features = self._cache.get(key)
+        if features is not None:
+            self._cache.move_to_end(key)
+            entity.features = features
+            return
+        if key in self._loading or any(q.key == key for q in self._queries.values()):
+            return
+        self._loading.add(key)
+        d = self._store.get(self._storeKey(key))
+        d.addCallback(self._loaded, key)
+        d.addErrback(self._loadFailed, key)
+
+    @staticmethod
+    def _storeKey(key):
+        return "%s %s" % key
+
+    def _loaded(self, stored, key):
+        self._loading.discard(key)
+        if stored is not None:
+            self._remember(key, frozenset(stored["features"]))
+            return
+        self._askSomeone(key)
+
+    def _loadFailed(self, failure, key):
+        self._loading.discard(key)
+        self.api.log.failure("could not read the caps cache", failure)
+        self._askSomeone(key)
+
+    def _askSomeone(self, key):
+        """
+        Ask a client that advertised C{key} and has not failed it yet
+        (§5.4 3.9: on a bad answer, try another entity).
+        """
+        for jid, entity in self._entities.items():
+            if entity.key == key and entity.features is None and not entity.failed:
+                self._ask(jid, entity, verify=True)
+                return
+
+    def _ask(self, jid, entity, verify):
+        if len(self._queries) >= MAX_PENDING_QUERIES:
+            self.api.log.warn("Too many caps queries under way; not asking {jid}", jid=jid)
+            return
+        query = _Query("caps-" + secrets.token_hex(8), jid, entity.key, verify)
+        iq = makeStanza("iq", to=jid.full, from_=self.api.host.name, type="get", id=query.id)
+        disco = etree.SubElement(iq, _QUERY, nsmap={None: NS.DISCO_INFO})
+        disco.set("node", "%s#%s" % (entity.node, entity.key[1]))
+        self._queries[query.id] = query
+        query.timeout = self.api.reactor.callLater(
+            self.options["query_timeout"], self._timedOut, query.id)
+        self.api.router.route(iq)
+
+    def _timedOut(self, id):
+        query = self._queries.pop(id, None)
+        if query is not None:
+            self._failed(query)
+
+    def _onResponse(self, event):
+        query = self._queries.get(event.stanza.get("id"))
+        if query is None or event.sender != query.jid:
+            return None
+        del self._queries[query.id]
+        if query.timeout.active():
+            query.timeout.cancel()
+        answer = None
+        if event.type == "result":
+            for child in event.stanza:
+                if child.tag == _QUERY:
+                    answer = child
+        if answer is None:
+            self._failed(query)
+            return True
+        try:
+            info = readDiscoInfo(answer)
+        except MalformedInfo as e:
+            self.api.log.debug("Ill-formed caps disco#info from {jid}: {why}",
+                               jid=query.jid, why=e)
+            self._failed(query)
+            return True
+        features = frozenset(info.features)
+        if not query.verify:
+            entity = self._entities.get(query.jid)
+            if entity is not None and entity.key == query.key:
+                entity.features = features
+            return True
+        hash, ver = query.key
+        if verificationString(info, hash) != ver:
+            self.api.log.debug("Caps of {jid} do not match their hash", jid=query.jid)
+            self._failed(query)
+            return True
+        self._remember(query.key, features)
+        d = self._store.set(self._storeKey(query.key), {
+            "features": sorted(features),
+            "identities": [list(identity) for identity in info.identities],
+        })
+        d.addErrback(lambda failure: self.api.log.failure(
+            "could not store caps", failure))
+        return True
+
+    def _failed(self, query):
+        entity = self._entities.get(query.jid)
+        if entity is not None and entity.key == query.key:
+            entity.failed = True
+        if query.verify:
+            self._askSomeone(query.key)
+
+    def _remember(self, key, features):
+        """
+        Cache verified C{features} under C{key} (§5.4 3.8) and give them to
+        every client that advertised it.
+        """
+        self._cache[key] = features
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.options["cache_size"]:
+            self._cache.popitem(last=False)
+        for entity in self._entities.values():
+            if entity.key == key:
+                entity.features = features
