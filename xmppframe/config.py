@@ -32,6 +32,7 @@ from encodings import idna as _idna2003
 
 __all__ = [
     "ConfigError", "Config", "StorageConfig", "AuthConfig", "C2SConfig", "RoutingConfig",
+    "S2SConfig",
     "HostConfig", "SASL_MECHANISMS", "loadConfig", "parseConfig",
     "defaultConfig", "ModuleOption", "validateModuleOptions", "atLeast",
 ]
@@ -469,6 +470,92 @@ class C2SConfig(_Validated):
                                           _mechanisms)
 
 
+class _Routes(_Kind):
+    """
+    C{[s2s.routes]}: remote domain -> Twisted strports I{client} endpoint
+    description (C{"tcp:host=127.0.0.1:port=5269"}).  Domains are prepared
+    like host names; each description must parse.  Becomes a tuple of
+    C{(domain, description)} pairs, sorted.
+    """
+
+    expected = "a table of domain = \"endpoint description\""
+
+    def accepts(self, value):
+        return isinstance(value, dict)
+
+    def finish(self, value, context):
+        routes = {}
+        for key, description in value.items():
+            try:
+                name = _prepareHostName(key)
+            except _Problem as problem:
+                raise problem.under(key)
+            if name in routes:
+                raise _Problem("the same domain is routed twice", (key,))
+            if not isinstance(description, str) or not description.strip():
+                raise _Problem("expected an endpoint description such as "
+                               "\"tcp:host=192.0.2.1:port=5269\", got %s"
+                               % (_describe(description),), (key,))
+            message = _clientEndpointProblem(description)
+            if message is not None:
+                raise _Problem(message, (key,))
+            routes[name] = description
+        return tuple(sorted(routes.items()))
+
+
+def _clientEndpointProblem(description):
+    """
+    Why C{description} is not a usable client endpoint description, or
+    C{None}.  Parsing builds an endpoint object without touching the
+    network, so no reactor is needed.
+    """
+    from twisted.internet.endpoints import clientFromString
+    try:
+        clientFromString(None, description)
+    except Exception as e:
+        return "not a client endpoint description (%s): %r" % (
+            str(e) or type(e).__name__, description)
+    return None
+
+
+@dataclass(frozen=True)
+class S2SConfig(_Validated):
+    """
+    C{[s2s]}: server-to-server streams (RFC 6120, C{jabber:server}).
+    C{listen} listeners offer STARTTLS, C{listen_tls} ones are Direct TLS
+    (XEP-0368).  C{ca_file} adds trust anchors to the system store for
+    verifying peers (RFC 6120 §13.7.2); C{dialback} enables XEP-0220 for
+    peers whose certificate cannot be verified.  C{dialback_secret} empty
+    means one generated once into C{<data_dir>/dialback.secret}.
+    C{routes} are static routes that skip DNS.
+    """
+    listen: tuple[str, ...] = _setting(_ENDPOINTS, ["tcp:5269"])
+    listen_tls: tuple[str, ...] = _setting(_ENDPOINTS, [])
+    require_encryption: bool = _setting(_Boolean(), True)
+    verify_certificates: bool = _setting(_Boolean(), True)
+    ca_file: str | None = _setting(_Path(), "")
+    dialback: bool = _setting(_Boolean(), True)
+    dialback_secret: str = _setting(_Text(), "")
+    connect_timeout: float = _setting(_Number(), 30.0, _positive)
+    idle_timeout: float = _setting(_Number(), 600.0, _atLeast(0))
+    queue_size: int = _setting(_Integer(), 1000, _positive)
+    max_stanza_size: int = _setting(_Integer(), 262144, _positive)
+    routes: tuple = field(default=(), metadata={_SETTING: _Setting(_Routes(), {})})
+
+    def _relationProblems(self):
+        if self.ca_file is not None and not os.path.isfile(self.ca_file):
+            yield "ca_file", "no such file: %s" % (self.ca_file,)
+
+    def route(self, domain):
+        """
+        The static route of C{domain}, or C{None}.
+        """
+        for name, description in self.routes:
+            if name == domain:
+                return description
+        return None
+
+
 @dataclass(frozen=True)
 class RoutingConfig(_Validated):
     """
@@ -536,6 +623,7 @@ class Config(_Validated):
     auth: AuthConfig = _setting(_Section(AuthConfig), {})
     c2s: C2SConfig = _setting(_Section(C2SConfig), {})
     routing: RoutingConfig = _setting(_Section(RoutingConfig), {})
+    s2s: S2SConfig = _setting(_Section(S2SConfig), {})
     hosts: tuple[HostConfig, ...] = _setting(_Hosts(_Section(HostConfig)), {"localhost": {}})
 
     def host(self, name):
