@@ -12,10 +12,12 @@ import shutil
 import ssl
 
 from twisted.internet import defer, reactor
-from twisted.trial.unittest import SkipTest
+from twisted.trial.unittest import SkipTest, TestCase
 
 from xmppframe.config import parseConfig
 from xmppframe.server import Server, ServerService
+
+from tests.xmppclient import TestClient
 
 LOOPBACK = "tcp:0:interface=127.0.0.1"
 
@@ -83,6 +85,8 @@ class RunningServer:
             "storage": {"driver": storage},
             "auth": authConfig,
             "c2s": c2sConfig,
+            # No federation listener unless a test asks (port 5269 is shared).
+            "s2s": {"listen": []},
             "hosts": {name: cls._hostTable(options) for name in hosts},
         }, dataDir)
         service = ServerService(Server(config, reactor))
@@ -122,3 +126,81 @@ class RunningServer:
         context = ssl.create_default_context(cafile=self.certificatePath(host))
         context.check_hostname = True
         return context
+
+
+class ClientTestCase(TestCase):
+    """
+    A test of the real server with real slixmpp clients: each test gets a
+    L{RunningServer} in C{self.server} (made by L{setUpServer}) with the
+    L{accounts}, and every client made through L{client} or L{track} is
+    closed after the test, so that no socket outlives it.
+
+    Subclasses choose the server and the clients with the class
+    attributes, or override L{setUpServer} when a test starts its own.
+    """
+
+    timeout = 60
+
+    #: Accounts made before each test, as (bare JID, password) pairs.
+    accounts = (("alice@localhost", "wonderland"), ("bob@localhost", "rabbithole"))
+    #: The storage driver of the server.
+    storage = "memory"
+    #: Module options for every host (see L{RunningServer.start}).
+    moduleOptions = None
+    #: What L{client} makes: L{TestClient} or a subclass.
+    clientClass = TestClient
+    #: slixmpp plugins every client made by L{client} registers.
+    clientPlugins = ()
+
+    def setUp(self):
+        requireAsyncioReactor()
+        self.clients = []
+        self.server = None
+        return asDeferred(self.setUpServer())
+
+    async def setUpServer(self):
+        """
+        Start C{self.server} and make the L{accounts} on it.  Override it
+        to start another server, or none when each test starts its own.
+        """
+        self.server = await RunningServer.start(self, storage=self.storage,
+                                                options=self.moduleOptions)
+        for jid, password in self.accounts:
+            await self.server.addUser(jid, password)
+
+    def tearDown(self):
+        return asDeferred(self.closeClients())
+
+    async def closeClients(self):
+        """
+        Close every client made so far (their server is stopped by the
+        cleanup L{RunningServer.start} added, after this).
+        """
+        for client in self.clients:
+            await client.close()
+        del self.clients[:]
+
+    def track(self, client):
+        """
+        Have C{client}, made by the test itself, closed after the test.
+
+        @return: C{client}
+        """
+        self.clients.append(client)
+        return client
+
+    def client(self, jid, password, plugins=(), server=None, **kwargs):
+        """
+        A new L{clientClass} for C{jid} (not yet connected), with the
+        L{clientPlugins} and C{plugins} registered, closed after the test.
+
+        @param server: the L{RunningServer} to talk to; C{self.server} when
+            C{None}.
+        @param kwargs: passed on to L{clientClass} (e.g. C{mechanism},
+            C{directTLS}).
+        """
+        client = self.clientClass(jid, password, self.server if server is None else server,
+                                  **kwargs)
+        for plugin in tuple(self.clientPlugins) + tuple(plugins):
+            client.register_plugin(plugin)
+        return self.track(client)

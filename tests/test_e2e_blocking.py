@@ -5,42 +5,28 @@ real slixmpp clients using slixmpp's own xep_0191 plugin.
 
 import asyncio
 
-from twisted.trial import unittest
-
-from tests.e2e import RunningServer, asDeferred, requireAsyncioReactor, waitFor
+from tests.e2e import ClientTestCase, asDeferred, waitFor
 from tests.xmppclient import TestClient
 
 BLOCKED = "{urn:xmpp:blocking:errors}blocked"
 
 
-class BlockingTests(unittest.TestCase):
+class BlockingClient(TestClient):
+    """
+    A test client with slixmpp's XEP-0191 plugin that queues the
+    unavailable presences it gets.
+    """
 
-    timeout = 60
+    def __init__(self, *args, **kwargs):
+        TestClient.__init__(self, *args, **kwargs)
+        self.register_plugin("xep_0191")
+        self.unavailable = asyncio.Queue()
+        self.add_event_handler("presence_unavailable", self.unavailable.put_nowait)
 
-    def setUp(self):
-        requireAsyncioReactor()
-        self.clients = []
-        return asDeferred(self._setUp())
 
-    async def _setUp(self):
-        self.server = await RunningServer.start(self)
-        await self.server.addUser("alice@localhost", "wonderland")
-        await self.server.addUser("bob@localhost", "rabbithole")
+class BlockingTests(ClientTestCase):
 
-    def tearDown(self):
-        return asDeferred(self._tearDown())
-
-    async def _tearDown(self):
-        for client in self.clients:
-            await client.close()
-
-    def client(self, jid, password):
-        client = TestClient(jid, password, self.server)
-        client.register_plugin("xep_0191")
-        client.unavailable = asyncio.Queue()
-        client.add_event_handler("presence_unavailable", client.unavailable.put_nowait)
-        self.clients.append(client)
-        return client
+    clientClass = BlockingClient
 
     async def befriend(self):
         """

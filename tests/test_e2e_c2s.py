@@ -7,37 +7,10 @@ delivery).
 import asyncio
 import ssl
 
-from twisted.trial import unittest
-
-from tests.e2e import RunningServer, asDeferred, requireAsyncioReactor, waitFor
-from tests.xmppclient import TestClient
+from tests.e2e import ClientTestCase, asDeferred, waitFor
 
 
-class ClientToServerTests(unittest.TestCase):
-
-    timeout = 60
-
-    def setUp(self):
-        requireAsyncioReactor()
-        return asDeferred(self._setUp())
-
-    async def _setUp(self):
-        self.server = await RunningServer.start(self)
-        await self.server.addUser("alice@localhost", "wonderland")
-        await self.server.addUser("bob@localhost", "rabbithole")
-        self.clients = []
-
-    def tearDown(self):
-        return asDeferred(self._tearDown())
-
-    async def _tearDown(self):
-        for client in self.clients:
-            await client.close()
-
-    def client(self, jid, password, **kwargs):
-        client = TestClient(jid, password, self.server, **kwargs)
-        self.clients.append(client)
-        return client
+class ClientToServerTests(ClientTestCase):
 
     def test_starttlsScramSha256Message(self):
         """

@@ -5,9 +5,7 @@ End-to-end: Message Carbons (XEP-0280) and Client State Indication
 
 import asyncio
 
-from twisted.trial import unittest
-
-from tests.e2e import RunningServer, asDeferred, requireAsyncioReactor, waitFor
+from tests.e2e import ClientTestCase, asDeferred, waitFor
 from tests.xmppclient import TestClient
 
 
@@ -34,31 +32,9 @@ class CarbonsClient(TestClient):
         await self.plugin["xep_0280"].enable(timeout=10)
 
 
-class CarbonsEndToEndTests(unittest.TestCase):
+class CarbonsEndToEndTests(ClientTestCase):
 
-    timeout = 60
-
-    def setUp(self):
-        requireAsyncioReactor()
-        return asDeferred(self._setUp())
-
-    async def _setUp(self):
-        self.server = await RunningServer.start(self)
-        await self.server.addUser("alice@localhost", "wonderland")
-        await self.server.addUser("bob@localhost", "rabbithole")
-        self.clients = []
-
-    def tearDown(self):
-        return asDeferred(self._tearDown())
-
-    async def _tearDown(self):
-        for client in self.clients:
-            await client.close()
-
-    def client(self, jid, password):
-        client = CarbonsClient(jid, password, self.server)
-        self.clients.append(client)
-        return client
+    clientClass = CarbonsClient
 
     def test_discoFeature(self):
         """

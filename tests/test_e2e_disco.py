@@ -8,10 +8,7 @@ import asyncio
 
 from slixmpp.exceptions import IqError
 
-from twisted.trial import unittest
-
-from tests.e2e import RunningServer, asDeferred, requireAsyncioReactor
-from tests.xmppclient import TestClient
+from tests.e2e import ClientTestCase, asDeferred
 
 DISCO_INFO = "http://jabber.org/protocol/disco#info"
 DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
@@ -50,34 +47,10 @@ def serverInfoForm(iq):
     return None
 
 
-class DiscoTests(unittest.TestCase):
+class DiscoTests(ClientTestCase):
 
-    timeout = 60
-
-    def setUp(self):
-        requireAsyncioReactor()
-        return asDeferred(self._setUp())
-
-    async def _setUp(self):
-        self.server = await RunningServer.start(self, options={"disco": {"abuse": ABUSE}})
-        await self.server.addUser("alice@localhost", "wonderland")
-        await self.server.addUser("bob@localhost", "rabbithole")
-        self.clients = []
-
-    def tearDown(self):
-        return asDeferred(self._tearDown())
-
-    async def _tearDown(self):
-        for client in self.clients:
-            await client.close()
-
-    def client(self, jid, password, caps=False):
-        client = TestClient(jid, password, self.server)
-        client.register_plugin("xep_0030")
-        if caps:
-            client.register_plugin("xep_0115")
-        self.clients.append(client)
-        return client
+    moduleOptions = {"disco": {"abuse": ABUSE}}
+    clientPlugins = ("xep_0030",)
 
     @property
     def host(self):
@@ -148,7 +121,7 @@ class DiscoTests(unittest.TestCase):
         server for node#ver.
         """
         async def scenario():
-            alice = await self.client("alice@localhost", "wonderland", caps=True).login()
+            alice = await self.client("alice@localhost", "wonderland", ["xep_0115"]).login()
             self.assertIn("caps", alice.features)
             ver = self.host.modules["caps"].ownVer()
             caps = alice.plugin["xep_0115"]
@@ -162,7 +135,7 @@ class DiscoTests(unittest.TestCase):
         it once, verify the answer, and know its features.
         """
         async def scenario():
-            alice = self.client("alice@localhost", "wonderland", caps=True)
+            alice = self.client("alice@localhost", "wonderland", ["xep_0115"])
             await alice.login(presence=False)
             alice.plugin["xep_0030"].add_feature("urn:example:alice")
             await alice.plugin["xep_0115"].update_caps(broadcast=False)

@@ -13,49 +13,16 @@ from slixmpp.plugins.xep_0048.stanza import Bookmarks
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
-from twisted.trial import unittest
-
 import xmppframe
 
-from tests.e2e import RunningServer, asDeferred, requireAsyncioReactor
-from tests.xmppclient import TestClient
+from tests.e2e import ClientTestCase, asDeferred
 
 #: Short enough for a test: a silent client is pinged after 0.5 to 0.75 s
 #: of silence and dropped 0.5 s later.
 PING_OPTIONS = {"interval": 0.5, "timeout": 0.5}
 
 
-class ExtensionsTestCase(unittest.TestCase):
-
-    timeout = 60
-    moduleOptions = None
-
-    def setUp(self):
-        requireAsyncioReactor()
-        return asDeferred(self._setUp())
-
-    async def _setUp(self):
-        self.server = await RunningServer.start(self, options=self.moduleOptions)
-        await self.server.addUser("alice@localhost", "wonderland")
-        await self.server.addUser("bob@localhost", "rabbithole")
-        self.clients = []
-
-    def tearDown(self):
-        return asDeferred(self._tearDown())
-
-    async def _tearDown(self):
-        for client in self.clients:
-            await client.close()
-
-    def client(self, jid, password, plugins=()):
-        client = TestClient(jid, password, self.server)
-        for plugin in plugins:
-            client.register_plugin(plugin)
-        self.clients.append(client)
-        return client
-
-
-class ExtensionTests(ExtensionsTestCase):
+class ExtensionTests(ClientTestCase):
 
     def test_vcardSetAndFetch(self):
         """
@@ -142,7 +109,7 @@ class ExtensionTests(ExtensionsTestCase):
         return asDeferred(scenario())
 
 
-class ServerPingTests(ExtensionsTestCase):
+class ServerPingTests(ClientTestCase):
 
     moduleOptions = {"ping": PING_OPTIONS}
 

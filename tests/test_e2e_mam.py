@@ -8,10 +8,7 @@ import asyncio
 import xml.etree.ElementTree as ElementTree
 from datetime import datetime, timezone
 
-from twisted.trial import unittest
-
-from tests.e2e import RunningServer, asDeferred, requireAsyncioReactor
-from tests.xmppclient import TestClient
+from tests.e2e import ClientTestCase, asDeferred
 
 STANZA_ID = "{urn:xmpp:sid:0}stanza-id"
 
@@ -20,32 +17,17 @@ def body(result):
     return result["mam_result"]["forwarded"]["stanza"]["body"]
 
 
-class MamEndToEndTests(unittest.TestCase):
+class MamEndToEndTests(ClientTestCase):
 
     timeout = 120
-
-    def setUp(self):
-        requireAsyncioReactor()
-        return asDeferred(self._setUp())
-
-    async def _setUp(self):
-        self.server = await RunningServer.start(self, storage="sqlite", options={"mam": {}})
-        for name in ("alice", "bob", "carol"):
-            await self.server.addUser(name + "@localhost", "secret-" + name)
-        self.clients = []
-
-    def tearDown(self):
-        return asDeferred(self._tearDown())
-
-    async def _tearDown(self):
-        for client in self.clients:
-            await client.close()
+    accounts = tuple((name + "@localhost", "secret-" + name)
+                     for name in ("alice", "bob", "carol"))
+    storage = "sqlite"
+    moduleOptions = {"mam": {}}
+    clientPlugins = ("xep_0313",)
 
     async def login(self, name, resource):
-        client = TestClient("%s@localhost/%s" % (name, resource), "secret-" + name, self.server)
-        client.register_plugin("xep_0313")
-        self.clients.append(client)
-        return await client.login()
+        return await self.client("%s@localhost/%s" % (name, resource), "secret-" + name).login()
 
     async def exchange(self, one, other, count, prefix):
         """

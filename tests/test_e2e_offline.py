@@ -7,27 +7,18 @@ server on the same SQLite database.
 import asyncio
 import os
 
-from twisted.trial import unittest
-
-from tests.e2e import RunningServer, asDeferred, requireAsyncioReactor, waitFor
-from tests.xmppclient import TestClient
+from tests.e2e import ClientTestCase, RunningServer, asDeferred, waitFor
 
 
-class OfflineMessagesTests(unittest.TestCase):
+class OfflineMessagesTests(ClientTestCase):
 
-    timeout = 60
+    # XEP-0203, so that msg['delay'] reads the delay element.
+    clientPlugins = ("xep_0203",)
 
-    def setUp(self):
-        requireAsyncioReactor()
-        self.clients = []
-
-    def tearDown(self):
-        return asDeferred(self._closeClients())
-
-    async def _closeClients(self):
-        for client in self.clients:
-            await client.close()
-        del self.clients[:]
+    async def setUpServer(self):
+        """
+        No server: each test starts its own, some of them twice.
+        """
 
     async def startServer(self, storage="memory", dataDir=None, newUsers=True):
         server = await RunningServer.start(self, storage=storage, dataDir=dataDir)
@@ -35,13 +26,6 @@ class OfflineMessagesTests(unittest.TestCase):
             await server.addUser("alice@localhost", "wonderland")
             await server.addUser("bob@localhost", "rabbithole")
         return server
-
-    def client(self, server, jid, password):
-        client = TestClient(jid, password, server)
-        # XEP-0203, so that msg['delay'] reads the delay element.
-        client.register_plugin("xep_0203")
-        self.clients.append(client)
-        return client
 
     async def waitStored(self, server, user, count, timeout=10):
         """
@@ -57,7 +41,7 @@ class OfflineMessagesTests(unittest.TestCase):
             await asyncio.sleep(0.02)
 
     async def sendThree(self, server):
-        alice = await self.client(server, "alice@localhost/home", "wonderland").login()
+        alice = await self.client("alice@localhost/home", "wonderland", server=server).login()
         for body in ("one", "two", "three"):
             alice.send_message(mto="bob@localhost", mbody=body, mtype="chat")
         await alice.roundTrip()
@@ -69,7 +53,7 @@ class OfflineMessagesTests(unittest.TestCase):
         Log bob in and check he gets C{bodies}, in order, each with a
         delay stamp from the server (XEP-0160 §2), and nothing more.
         """
-        bob = await self.client(server, "bob@localhost/phone", "rabbithole").login()
+        bob = await self.client("bob@localhost/phone", "rabbithole", server=server).login()
         for body in bodies:
             message = await bob.nextMessage()
             self.assertEqual(message["body"], body)
@@ -95,7 +79,7 @@ class OfflineMessagesTests(unittest.TestCase):
             self.assertTrue(alice.errors.empty())
             bob = await self.receiveStored(server, ["one", "two", "three"])
             await bob.close()
-            again = await self.client(server, "bob@localhost/laptop", "rabbithole").login()
+            again = await self.client("bob@localhost/laptop", "rabbithole", server=server).login()
             await again.roundTrip()
             self.assertTrue(again.messages.empty())
             # Now bob is online: messages go straight to him, unstamped.
@@ -112,7 +96,7 @@ class OfflineMessagesTests(unittest.TestCase):
         """
         async def scenario():
             server = await self.startServer()
-            alice = await self.client(server, "alice@localhost/home", "wonderland").login()
+            alice = await self.client("alice@localhost/home", "wonderland", server=server).login()
             alice.send_message(mto="nobody@localhost", mbody="hello?", mtype="chat")
             error = await alice.nextError()
             self.assertEqual(error["error"]["condition"], "service-unavailable")
@@ -127,7 +111,7 @@ class OfflineMessagesTests(unittest.TestCase):
             dataDir = os.path.abspath(self.mktemp())
             first = await self.startServer(storage="sqlite", dataDir=dataDir)
             await self.sendThree(first)
-            await self._closeClients()
+            await self.closeClients()
             await waitFor(first.service.stopService())
             second = await self.startServer(storage="sqlite", dataDir=dataDir, newUsers=False)
             self.assertNotEqual(second.server, first.server)

@@ -6,9 +6,7 @@ presence and subscription modules loaded by default.
 
 import asyncio
 
-from twisted.trial import unittest
-
-from tests.e2e import RunningServer, asDeferred, requireAsyncioReactor, waitFor
+from tests.e2e import ClientTestCase, asDeferred, waitFor
 from tests.xmppclient import TestClient
 
 
@@ -44,31 +42,9 @@ class PresenceClient(TestClient):
             self.presences.get_nowait()
 
 
-class PresenceEndToEndTests(unittest.TestCase):
+class PresenceEndToEndTests(ClientTestCase):
 
-    timeout = 60
-
-    def setUp(self):
-        requireAsyncioReactor()
-        return asDeferred(self._setUp())
-
-    async def _setUp(self):
-        self.server = await RunningServer.start(self)
-        await self.server.addUser("alice@localhost", "wonderland")
-        await self.server.addUser("bob@localhost", "rabbithole")
-        self.clients = []
-
-    def tearDown(self):
-        return asDeferred(self._tearDown())
-
-    async def _tearDown(self):
-        for client in self.clients:
-            await client.close()
-
-    def client(self, jid, password):
-        client = PresenceClient(jid, password, self.server)
-        self.clients.append(client)
-        return client
+    clientClass = PresenceClient
 
     @property
     def roster(self):

@@ -6,9 +6,7 @@ removes the account.
 
 import asyncio
 
-from twisted.trial import unittest
-
-from tests.e2e import RunningServer, asDeferred, requireAsyncioReactor, waitFor
+from tests.e2e import ClientTestCase, RunningServer, asDeferred, waitFor
 from tests.xmppclient import TestClient
 
 
@@ -33,29 +31,10 @@ class Registrant(TestClient):
         await iq.send()
 
 
-class InBandRegistrationTests(unittest.TestCase):
+class InBandRegistrationTests(ClientTestCase):
 
-    timeout = 60
-
-    def setUp(self):
-        requireAsyncioReactor()
-        self.clients = []
-        return asDeferred(self._setUp())
-
-    async def _setUp(self):
-        self.server = await RunningServer.start(
-            self, options={"register": {"open": True, "min_interval": 0.0}})
-
-    def tearDown(self):
-        return asDeferred(self._tearDown())
-
-    async def _tearDown(self):
-        for client in self.clients:
-            await client.close()
-
-    def track(self, client):
-        self.clients.append(client)
-        return client
+    accounts = ()
+    moduleOptions = {"register": {"open": True, "min_interval": 0.0}}
 
     def test_registerThenLogIn(self):
         """

@@ -66,13 +66,13 @@ from datetime import datetime, timedelta, timezone
 from lxml import etree
 
 from twisted.internet import defer
-from twisted.internet.defer import DeferredLock
 
 from xmppframe.config import ModuleOption, atLeast
 from xmppframe.dataforms import Field, Form, FormError, buildForm, findForm, parseSubmittedForm
 from xmppframe.errors import StanzaError
 from xmppframe.events import outboundEvent, stanzaEvent
 from xmppframe.jid import InvalidJID
+from xmppframe.keyedqueue import KeyedQueue
 from xmppframe.module import Module
 from xmppframe.rsm import ResultSetRequest, buildResponse, findRequest
 from xmppframe.xml.stanza import makeElement, makeStanza, serialize
@@ -324,46 +324,6 @@ class ArchivingPrefs:
         return prefs
 
 
-class _AccountQueues:
-    """
-    One FIFO queue of archive writes per account, so that an account's
-    archive keeps the order messages arrived in (XEP-0313 §3.1) even when
-    deciding whether to archive one has to wait.
-    """
-
-    def __init__(self):
-        self._locks = {}
-        self._pending = {}
-
-    def run(self, user, work):
-        lock = self._locks.get(user)
-        if lock is None:
-            lock = self._locks[user] = DeferredLock()
-        self._pending[user] = self._pending.get(user, 0) + 1
-
-        def finished(result):
-            self._pending[user] -= 1
-            if not self._pending[user]:
-                del self._pending[user]
-                del self._locks[user]
-            return result
-
-        return lock.run(work).addBoth(finished)
-
-    def idle(self, user):
-        """
-        @return: a Deferred firing when the work queued for C{user} so far
-            has finished (work queued later is not waited for).
-        """
-        lock = self._locks.get(user)
-        if lock is None:
-            return defer.succeed(None)
-        return lock.run(lambda: None)
-
-    def drain(self):
-        return defer.DeferredList([lock.run(lambda: None) for lock in list(self._locks.values())])
-
-
 class _Query:
     """
     A parsed archive query: the filters that define the result set, and
@@ -416,7 +376,7 @@ class MamModule(Module):
 
     def __init__(self, api):
         Module.__init__(self, api)
-        self._queues = _AccountQueues()
+        self._queues = KeyedQueue()
         self._prefs = {}
         self._timer = None
         self._cleaning = None
@@ -588,8 +548,8 @@ class MamModule(Module):
             stanza.append(makeElement(NS_SID, "stanza-id", {
                 "by": archiveJID.full, "id": archiveId}))
         withText = archiveJID.full if peer.bare == archiveJID else peer.bare.full
-        d = self._queues.run(user, lambda: defer.ensureDeferred(
-            self._write(user, archiveJID, payload, withText, micros, decision)))
+        d = self._queues.run(user, self._write, user, archiveJID, payload, withText,
+                             micros, decision)
         d.addErrback(lambda failure: self.api.log.failure(
             "Could not archive a message of {user}", failure, user=archiveJID))
 

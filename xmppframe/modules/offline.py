@@ -52,12 +52,10 @@ from copy import deepcopy
 
 from lxml import etree
 
-from twisted.internet import defer
-from twisted.internet.defer import DeferredLock
-
 from xmppframe.config import ModuleOption, atLeast
 from xmppframe.errors import StanzaError
 from xmppframe.events import ACCOUNT_REMOVED, INITIAL_PRESENCE, SESSION_ENDED, stanzaEvent
+from xmppframe.keyedqueue import KeyedQueue
 from xmppframe.module import Module
 from xmppframe.xml.stanza import makeElement, serialize
 
@@ -131,52 +129,6 @@ def _receives(session):
     return session.available and session.priority >= 0
 
 
-class _AccountQueues:
-    """
-    One FIFO queue of work per account, so that work for one account runs
-    one piece at a time while different accounts do not wait for each
-    other.  An account's queue exists only while it has work.
-    """
-
-    def __init__(self):
-        self._locks = {}
-        self._pending = {}
-
-    def busy(self, user):
-        """
-        Whether C{user} has work queued or running.
-        """
-        return user in self._pending
-
-    def run(self, user, work):
-        """
-        Run C{work()} (which may return a Deferred) after the work already
-        queued for C{user}.
-
-        @return: a Deferred firing with its result.
-        """
-        lock = self._locks.get(user)
-        if lock is None:
-            lock = self._locks[user] = DeferredLock()
-        self._pending[user] = self._pending.get(user, 0) + 1
-
-        def finished(result):
-            self._pending[user] -= 1
-            if not self._pending[user]:
-                del self._pending[user]
-                del self._locks[user]
-            return result
-
-        return lock.run(work).addBoth(finished)
-
-    def drain(self):
-        """
-        @return: a Deferred firing when the work queued now has finished.
-        """
-        return defer.DeferredList(
-            [lock.run(lambda: None) for lock in list(self._locks.values())])
-
-
 class OfflineModule(Module):
     """
     Stores messages for accounts that cannot receive them and delivers
@@ -193,7 +145,7 @@ class OfflineModule(Module):
 
     def __init__(self, api):
         Module.__init__(self, api)
-        self._queues = _AccountQueues()
+        self._queues = KeyedQueue()
         # Sessions seen available with a negative priority, which get the
         # stored messages when they change to a non-negative one.
         self._negative = set()
@@ -244,8 +196,7 @@ class OfflineModule(Module):
             return None
         when = self.api.reactor.seconds()
         payload = self._stampedCopy(event.stanza, when)
-        d = self._queues.run(user, lambda: defer.ensureDeferred(
-            self._store(event, user, payload, when)))
+        d = self._queues.run(user, self._store, event, user, payload, when)
         d.addErrback(self._storeFailed, event)
         return True
 
@@ -341,8 +292,7 @@ class OfflineModule(Module):
         @return: a Deferred firing when done (errors are logged).
         """
         bare = session.jid.bare
-        d = self._queues.run(bare.localpart,
-                             lambda: defer.ensureDeferred(self._deliver(bare, session)))
+        d = self._queues.run(bare.localpart, self._deliver, bare, session)
         d.addErrback(lambda failure: self.api.log.failure(
             "Could not deliver the offline messages of {user}", failure, user=bare))
         return d

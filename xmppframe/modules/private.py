@@ -39,10 +39,9 @@ from copy import deepcopy
 
 from lxml import etree
 
-from twisted.internet import defer
-
 from xmppframe.config import ModuleOption, atLeast
 from xmppframe.errors import StanzaError
+from xmppframe.keyedqueue import KeyedQueue
 from xmppframe.module import Module
 from xmppframe.xml.stanza import makeElement, serialize
 
@@ -84,33 +83,6 @@ def _checkedChild(child):
     return namespace
 
 
-class _UserQueues:
-    """
-    One Deferred lock per account with work in progress, so that the read
-    of an account's total size and the writes it allows are not
-    interleaved with another set of the same account.
-    """
-
-    def __init__(self):
-        self._locks = {}
-
-    def run(self, user, f, *args):
-        lock = self._locks.get(user)
-        if lock is None:
-            lock = self._locks[user] = defer.DeferredLock()
-        d = lock.run(f, *args)
-        d.addBoth(self._release, user, lock)
-        return d
-
-    def _release(self, result, user, lock):
-        if not lock.locked and not lock.waiting and self._locks.get(user) is lock:
-            del self._locks[user]
-        return result
-
-    def __len__(self):
-        return len(self._locks)
-
-
 class PrivateStorageModule(Module):
     """
     Keeps the private XML of the accounts of its host (XEP-0049).
@@ -128,7 +100,7 @@ class PrivateStorageModule(Module):
     def load(self):
         self._parser = etree.XMLParser(resolve_entities=False, no_network=True,
                                        load_dtd=False)
-        self._queues = _UserQueues()
+        self._queues = KeyedQueue()
         self.maxSize = self.api.option("max_size", DEFAULT_MAX_SIZE)
         if (not isinstance(self.maxSize, int) or isinstance(self.maxSize, bool)
                 or self.maxSize < 1):
@@ -191,12 +163,9 @@ class PrivateStorageModule(Module):
                 copy.tail = None
                 entries[child.tag] = serialize(copy).decode("utf-8")
         user = event.sender.localpart
-        d = self._queues.run(user, self._store, user, entries)
+        d = self._queues.run(user, self._storeEntries, user, entries)
         d.addCallback(lambda _: True)
         return d
-
-    def _store(self, user, entries):
-        return defer.ensureDeferred(self._storeEntries(user, entries))
 
     async def _storeEntries(self, user, entries):
         stored = await self.data.items(user)

@@ -46,10 +46,9 @@ from dataclasses import dataclass, replace
 
 from lxml import etree
 
-from twisted.internet import defer
-
 from xmppframe.config import ModuleOption, atLeast
 from xmppframe.events import ACCOUNT_REMOVED, INITIAL_PRESENCE, outboundEvent, stanzaEvent
+from xmppframe.keyedqueue import KeyedQueue
 from xmppframe.module import Module
 from xmppframe.modules.presence import (
     accountExists, addressed, currentPresence, unavailablePresence)
@@ -226,32 +225,6 @@ class PreApprovalFeature:
         return {}
 
 
-class _AccountQueues:
-    """
-    One queue of work per account (a L{defer.DeferredLock}), existing only
-    while the account has work.
-    """
-
-    def __init__(self):
-        self._locks = {}
-
-    def busy(self, user):
-        return user in self._locks
-
-    def run(self, user, f, *args):
-        lock = self._locks.get(user)
-        if lock is None:
-            lock = self._locks[user] = defer.DeferredLock()
-        d = lock.run(lambda: defer.ensureDeferred(f(*args)))
-        d.addBoth(self._forgetIdle, user, lock)
-        return d
-
-    def _forgetIdle(self, result, user, lock):
-        if not lock.locked and not lock.waiting and self._locks.get(user) is lock:
-            del self._locks[user]
-        return result
-
-
 class SubscriptionModule(Module):
     """
     Presence subscriptions (RFC 6121 §3, Appendix A) for one host; needs
@@ -275,7 +248,7 @@ class SubscriptionModule(Module):
 
     def __init__(self, api):
         Module.__init__(self, api)
-        self._queues = _AccountQueues()
+        self._queues = KeyedQueue()
         self._requests = None
         self._maxPending = api.option("max_pending_requests", 100)
 
