@@ -26,9 +26,8 @@ from xmppframe.router import Router
 from xmppframe.session import SessionManager
 from xmppframe.storage.sqlite import SQLiteStorage
 
-from tests.e2e import RunningServer, asDeferred, requireAsyncioReactor, waitFor
+from tests.e2e import ClientTestCase, asDeferred, waitFor
 from tests.fakes import FakeSession, makeHost, parse, stanzaErrorCondition
-from tests.xmppclient import TestClient
 
 QUERY = "{%s}query" % (ROSTER,)
 ITEM = "{%s}item" % (ROSTER,)
@@ -994,7 +993,7 @@ def _drain(done, timeout=5.0):
     return defer.ensureDeferred(wait())
 
 
-class EndToEndTests(unittest.TestCase):
+class EndToEndTests(ClientTestCase):
     """
     The real server with slixmpp clients: roster sets from one resource
     are pushed to the account's other resource (RFC 6121 §2.3.2), and a
@@ -1002,28 +1001,7 @@ class EndToEndTests(unittest.TestCase):
     (§2.6.3).
     """
 
-    timeout = 60
-
-    def setUp(self):
-        requireAsyncioReactor()
-        return asDeferred(self._setUp())
-
-    async def _setUp(self):
-        self.server = await RunningServer.start(self)
-        await self.server.addUser("alice@localhost", "wonderland")
-        self.clients = []
-
-    def tearDown(self):
-        return asDeferred(self._tearDown())
-
-    async def _tearDown(self):
-        for client in self.clients:
-            await client.close()
-
-    def client(self, jid):
-        client = TestClient(jid, "wonderland", self.server)
-        self.clients.append(client)
-        return client
+    accounts = (("alice@localhost", "wonderland"),)
 
     async def rosterChange(self, client, predicate, timeout=10):
         """
@@ -1045,8 +1023,8 @@ class EndToEndTests(unittest.TestCase):
 
     def test_pushToOtherResource(self):
         async def scenario():
-            home = await self.client("alice@localhost/home").login()
-            phone = await self.client("alice@localhost/phone").login()
+            home = await self.client("alice@localhost/home", "wonderland").login()
+            phone = await self.client("alice@localhost/phone", "wonderland").login()
             self.assertIn("rosterver", home.features)
             await home.get_roster()
             await phone.get_roster()
@@ -1062,7 +1040,7 @@ class EndToEndTests(unittest.TestCase):
 
     def test_versionOnReconnect(self):
         async def scenario():
-            first = await self.client("alice@localhost/home").login()
+            first = await self.client("alice@localhost/home", "wonderland").login()
             await first.update_roster("nurse@example.com", name="Nurse")
             await first.update_roster("romeo@example.net", name="Romeo")
             # Enough items that interim pushes are cheaper than the roster.
@@ -1073,12 +1051,12 @@ class EndToEndTests(unittest.TestCase):
             self.assertTrue(cached)
             await first.close()
 
-            other = await self.client("alice@localhost/phone").login()
+            other = await self.client("alice@localhost/phone", "wonderland").login()
             await other.update_roster("romeo@example.net", name="Romeo M.")
             await other.update_roster("tybalt@example.org", name="Tybalt")
             await other.del_roster_item("nurse@example.com")
 
-            again = self.client("alice@localhost/home")
+            again = self.client("alice@localhost/home", "wonderland")
             await again.login()
             again.client_roster.version = cached
             result = await again.get_roster()

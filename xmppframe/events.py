@@ -218,6 +218,34 @@ class MessageDelivery:
         self.recipients = recipients
 
 
+#: Fired on the account's host bus (fireAll), with a L{RosterChange}, after
+#: a roster item was durably stored or removed (RFC 6121 §2): where modules
+#: that judge stanzas by roster facts (privacy lists' 'subscription' and
+#: 'group' items, XEP-0016 §2.2 rule 9) learn of the change without
+#: reading the roster again.  Every handler runs; none claims.
+ROSTER_CHANGED = "roster/changed"
+
+
+class RosterChange:
+    """
+    What L{ROSTER_CHANGED} handlers receive.
+
+    @ivar user: the account's prepared localpart (str).
+    @ivar contact: the contact's bare L{JID}.
+    @ivar item: the new L{RosterItem}, or C{None} if the item was removed.
+    """
+
+    __slots__ = ("user", "contact", "item")
+
+    def __init__(self, user, contact, item):
+        self.user = user
+        self.contact = contact
+        self.item = item
+
+    def __repr__(self):
+        return "RosterChange(%r, %r, %r)" % (self.user, self.contact, self.item)
+
+
 #: Fired on the host bus with the L{ISession} when a client session is bound.
 SESSION_BOUND = "session/bound"
 #: Fired on the host bus with the L{ISession} when a bound session ends.

@@ -38,7 +38,8 @@ from twisted.python.failure import Failure
 
 from xmppframe.errors import StanzaError
 from xmppframe.events import (
-    ACCOUNT_REMOVED, SESSION_BOUND, SESSION_ENDED, inboundEvent, iqResponseEvent, outboundEvent)
+    ACCOUNT_REMOVED, ROSTER_CHANGED, SESSION_BOUND, SESSION_ENDED, inboundEvent, iqResponseEvent,
+    outboundEvent)
 from xmppframe.jid import InvalidJID, parseJID
 from xmppframe.module import Module
 from xmppframe.rosteritem import SUBSCRIPTIONS
@@ -602,6 +603,7 @@ class PrivacyModule(Module):
         self.api.hook(SESSION_ENDED, self.policy.sessionEnded)
         self.api.hook(iqResponseEvent("self"), self._onPushAnswer)
         self.api.hook(ACCOUNT_REMOVED, self._onAccountRemoved)
+        self.api.hook(ROSTER_CHANGED, self._onRosterChanged)
 
     def _onAccountRemoved(self, user):
         """
@@ -629,6 +631,13 @@ class PrivacyModule(Module):
         follow it (XEP-0016 §2.2 rule 9).
         """
         self.policy.rosterChanged(user, contact, item)
+
+    def _onRosterChanged(self, change):
+        """
+        L{ROSTER_CHANGED}: the roster module stored a change (a
+        L{RosterChange}).
+        """
+        self.rosterChanged(change.user, change.contact, change.item)
 
     # Enforcement
 

@@ -40,9 +40,11 @@ from twisted.internet import defer
 
 from xmppframe.config import ModuleOption, atLeast
 from xmppframe.errors import StanzaError
-from xmppframe.events import ACCOUNT_REMOVED, iqEvent, iqResponseEvent
+from xmppframe.events import (
+    ACCOUNT_REMOVED, ROSTER_CHANGED, RosterChange, iqEvent, iqResponseEvent)
 from xmppframe.interfaces import IRoster
 from xmppframe.jid import InvalidJID, JIDCache
+from xmppframe.keyedqueue import KeyedQueue
 from xmppframe.module import Module
 from xmppframe.rosteritem import SUBSCRIPTIONS, RosterItem
 from xmppframe.xml import namespaces as NS
@@ -102,39 +104,6 @@ class RosterVersioningFeature:
 
     def handlers(self, stream):
         return {}
-
-
-class _UserLocks:
-    """
-    One L{defer.DeferredLock} per account, made when needed and forgotten
-    when nobody holds or waits for it, so idle accounts cost nothing.
-    """
-
-    def __init__(self):
-        self._locks = {}
-
-    def run(self, user, f, *args, **kwargs):
-        """
-        Run C{f(*args, **kwargs)} (which may return a Deferred or a
-        coroutine) once C{user}'s lock is free, holding it until the
-        result is ready.
-
-        @return: a Deferred of C{f}'s result.
-        """
-        lock = self._locks.get(user)
-        if lock is None:
-            lock = self._locks[user] = defer.DeferredLock()
-        d = lock.run(f, *args, **kwargs)
-        d.addBoth(self._forgetIdle, user, lock)
-        return d
-
-    def _forgetIdle(self, result, user, lock):
-        if not lock.locked and not lock.waiting and self._locks.get(user) is lock:
-            del self._locks[user]
-        return result
-
-    def __len__(self):
-        return len(self._locks)
 
 
 class _Version:
@@ -267,7 +236,7 @@ class RosterModule(Module):
 
     def __init__(self, api):
         Module.__init__(self, api)
-        self._locks = _UserLocks()
+        self._locks = KeyedQueue()
         self._items = None
         self._versions = None
         jids = getattr(api.router, "jids", None)
@@ -377,6 +346,7 @@ class RosterModule(Module):
         version.forget(item.jid.full)
         await self._versions.set(user, version.toStored())
         await self._items.set(user, item.jid.full, _storedFromItem(item, number))
+        self._changed(user, item.jid, item)
         return itemElement(item), version.text(number)
 
     async def _delete(self, user, contact):
@@ -390,7 +360,16 @@ class RosterModule(Module):
         version.remember(contact.full, number, self.options["max_tombstones"])
         await self._versions.set(user, version.toStored())
         await self._items.delete(user, contact.full)
+        self._changed(user, contact, None)
         return removalElement(contact), version.text(number)
+
+    def _changed(self, user, contact, item):
+        """
+        Tell the host's modules (L{ROSTER_CHANGED}) that C{user}'s item for
+        C{contact} is now C{item} (C{None}: removed); called once the
+        change is stored.
+        """
+        self.api.host.events.fireAll(ROSTER_CHANGED, RosterChange(user, contact, item))
 
     # Roster pushes (RFC 6121 §2.1.6)
 
@@ -664,10 +643,13 @@ class RosterModule(Module):
     async def _forgetAccount(self, user):
         entries = await self._items.items(user)
         account = self._accountJID(user)
-        for item, _ in self._decodeAll(user, entries):
+        items = [item for item, _ in self._decodeAll(user, entries)]
+        for item in items:
             self._cancelSubscriptions(account, item)
         await self._items.clear(user)
         await self._versions.delete(user)
+        for item in items:
+            self._changed(user, item.jid, None)
 
     # Helpers
 
