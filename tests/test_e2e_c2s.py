@@ -152,3 +152,64 @@ class ClientToServerTests(ClientTestCase):
             alice.send_message(mto="bob@localhost", mbody="still fine", mtype="chat")
             self.assertEqual((await bob.nextMessage())["body"], "still fine")
         return asDeferred(scenario())
+
+
+class PriorityRoutingTests(ClientTestCase):
+    """
+    RFC 6121 §8.5.2.1.1: a chat message to a bare JID goes to the
+    available resource(s) of highest non-negative priority; a negative
+    priority never receives bare-JID messages (§4.7.2.3), and with no
+    eligible resource the message is stored offline (XEP-0160).
+    """
+
+    async def withPriority(self, jid, priority):
+        client = await self.client(jid, "rabbithole").login(presence=False)
+        client.send_presence(ppriority=priority)
+        await client.roundTrip()
+        return client
+
+    async def quiet(self, client):
+        """
+        Nothing more arrives for C{client} within a round trip of the
+        sender (messages are routed in order).
+        """
+        self.assertTrue(client.messages.empty(), "unexpected message")
+
+    def test_highestPriorityWins(self):
+        async def scenario():
+            alice = await self.client("alice@localhost/home", "wonderland").login()
+            high = await self.withPriority("bob@localhost/desk", 5)
+            low = await self.withPriority("bob@localhost/phone", 1)
+            alice.send_message(mto="bob@localhost", mbody="to the desk", mtype="chat")
+            self.assertEqual((await high.nextMessage())["body"], "to the desk")
+            await alice.roundTrip()
+            await low.roundTrip()
+            await self.quiet(low)
+            # A full JID still reaches the lower-priority resource.
+            alice.send_message(mto="bob@localhost/phone", mbody="to the phone", mtype="chat")
+            self.assertEqual((await low.nextMessage())["body"], "to the phone")
+        return asDeferred(scenario())
+
+    def test_equalPrioritiesAllReceive(self):
+        async def scenario():
+            alice = await self.client("alice@localhost/home", "wonderland").login()
+            one = await self.withPriority("bob@localhost/one", 3)
+            two = await self.withPriority("bob@localhost/two", 3)
+            alice.send_message(mto="bob@localhost", mbody="both of you", mtype="chat")
+            self.assertEqual((await one.nextMessage())["body"], "both of you")
+            self.assertEqual((await two.nextMessage())["body"], "both of you")
+        return asDeferred(scenario())
+
+    def test_negativePriorityNeverGetsBareMessages(self):
+        async def scenario():
+            alice = await self.client("alice@localhost/home", "wonderland").login()
+            shy = await self.withPriority("bob@localhost/shy", -1)
+            alice.send_message(mto="bob@localhost", mbody="kept for later", mtype="chat")
+            await alice.roundTrip()
+            await shy.roundTrip()
+            await self.quiet(shy)
+            # Stored offline, and delivered when a resource of priority >= 0
+            # comes online.
+            later = await self.withPriority("bob@localhost/later", 0)
+            self.assertEqual((await later.nextMessage())["body"], "kept for later")
+        return asDeferred(scenario())
