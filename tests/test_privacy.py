@@ -832,3 +832,44 @@ class PersistenceTests(PrivacyHarness):
         self.assertEqual(state.blocked(), [J("bob@example.org")])
         self.send(bob, "<message to='alice@example.org' id='m'><body>x</body></message>")
         self.assertErrorReply(bob.take()[0], "service-unavailable")
+
+
+class PolicyCacheTests(unittest.TestCase):
+    """
+    The policy keeps every online account's state, and at most cacheSize
+    idle ones, least recently used evicted first; keeping that bound must
+    not cost a walk over the online accounts.
+    """
+
+    def setUp(self):
+        from xmppframe.modules.privacy import PrivacyPolicy
+        self.sessions = SessionManager()
+        self.host = makeHost("example.org")
+        self.policy = PrivacyPolicy(MemoryStorage().map("example.org", "privacy"),
+                                    self.sessions, "example.org", lambda: None, cacheSize=2)
+
+    def online(self, user):
+        session = FakeSession(parseJID("%s@example.org" % (user,)), host=self.host,
+                              manager=self.sessions)
+        self.sessions.bind(session, "r")
+        self.policy.sessionBound(session)
+        return session
+
+    def test_onlineAccountsAreNeverEvicted(self):
+        sessions = [self.online("u%d" % i) for i in range(5)]
+        for i in range(5):
+            self.successResultOf(self.policy.load("u%d" % i))
+        self.assertEqual(len(self.policy._states), 5)
+        for i in range(3):
+            # The session manager forgets a session before SESSION_ENDED.
+            self.sessions.unbind(sessions[i])
+            self.policy.sessionEnded(sessions[i])
+        self.assertEqual(list(self.policy._idle), ["u1", "u2"])
+        self.assertEqual(sorted(self.policy._states), ["u1", "u2", "u3", "u4"])
+
+    def test_idleAccountsLeastRecentlyUsedFirst(self):
+        for user in ("a", "b"):
+            self.successResultOf(self.policy.load(user))
+        self.policy.ready("a")
+        self.successResultOf(self.policy.load("c"))
+        self.assertEqual(sorted(self.policy._states), ["a", "c"])

@@ -393,7 +393,12 @@ class PrivacyPolicy:
         self.domain = domain
         self._roster = roster
         self._cacheSize = cacheSize
-        self._states = OrderedDict()
+        # Every account whose state is in memory; those with no session
+        # are also in _idle, least recently used first, and only they count
+        # against cacheSize: an online account is never evicted, so keeping
+        # the bound costs O(1) however many accounts are online.
+        self._states = {}
+        self._idle = OrderedDict()
         self._waiting = {}
 
     # Loading
@@ -406,7 +411,8 @@ class PrivacyPolicy:
         state = self._states.get(user)
         if state is None or not state.ready:
             return None
-        self._states.move_to_end(user)
+        if user in self._idle:
+            self._idle.move_to_end(user)
         return state
 
     def load(self, user):
@@ -455,20 +461,30 @@ class PrivacyPolicy:
 
     def _keep(self, user, state):
         self._states[user] = state
-        self._states.move_to_end(user)
-        if len(self._states) <= self._cacheSize:
-            return
-        for name in list(self._states):
-            if len(self._states) <= self._cacheSize:
-                break
-            if name != user and not self.sessions.sessionsFor(self._states[name].jid):
-                del self._states[name]
+        if self.sessions.sessionsFor(state.jid):
+            self._idle.pop(user, None)
+        else:
+            self._becameIdle(user)
+
+    def _becameIdle(self, user):
+        self._idle[user] = None
+        self._idle.move_to_end(user)
+        while len(self._idle) > self._cacheSize:
+            oldest, _ = self._idle.popitem(last=False)
+            self._states.pop(oldest, None)
+
+    def sessionBound(self, session):
+        """
+        An account with a session stays in memory whatever the cache size.
+        """
+        self._idle.pop(session.jid.localpart, None)
 
     def forget(self, user):
         """
         Drop what is in memory of C{user}, to be read from storage again.
         """
         self._states.pop(user, None)
+        self._idle.pop(user, None)
 
     def accountJID(self, user):
         return parseJID("%s@%s" % (user, self.domain))
@@ -496,10 +512,10 @@ class PrivacyPolicy:
         if state is None:
             return
         state.active.pop(session, None)
-        if state.needsRoster and not self.sessions.sessionsFor(state.jid):
-            # Nobody tells us of roster changes while the account is away
-            # from its sessions' lifetime; read the roster again when needed.
-            state.roster = None
+        if not self.sessions.sessionsFor(state.jid):
+            # Roster changes keep reaching the state (roster/changed), so
+            # it stays whole while cached.
+            self._becameIdle(session.jid.localpart)
 
     # Decisions
 
@@ -620,6 +636,7 @@ class PrivacyModule(Module):
     # Sessions
 
     def _onSessionBound(self, session):
+        self.policy.sessionBound(session)
         self.policy.load(session.jid.localpart).addErrback(
             lambda f: self.api.log.failure("loading the privacy lists of {jid} failed", f,
                                            jid=session.jid))
@@ -699,6 +716,9 @@ class PrivacyModule(Module):
         return self._enforceInbound(event, state)
 
     def _enforceInbound(self, event, state):
+        if not state.lists:
+            # Most accounts have no lists: nothing to judge.
+            return None
         category = stanzaCategory(event.kind, event.type, INBOUND)
         if self.policy.inboundDenial(state, event.to, event.sender, category) is None:
             return None
@@ -743,6 +763,8 @@ class PrivacyModule(Module):
         return None
 
     def _enforceOutbound(self, event, state):
+        if not state.lists:
+            return None
         category = stanzaCategory(event.kind, event.type, OUTBOUND)
         item = self.policy.outboundDenial(state, self._senderSession(event), event.to, category)
         if item is None:
