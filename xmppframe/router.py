@@ -55,6 +55,9 @@ class Router:
         self.jids = jidCache if jidCache is not None else JIDCache()
         self.remote = None
         self._hosts = {}
+        #: domain -> session: domains served by a component (XEP-0114) or
+        #: an in-process service, see L{addRoute}.
+        self._routes = {}
         self._allOfEqualPriority = deliverToAllOfEqualPriority
 
     # Hosts
@@ -71,6 +74,38 @@ class Router:
     @property
     def hosts(self):
         return dict(self._hosts)
+
+    # Domain routes
+
+    def addRoute(self, domain, session):
+        """
+        Deliver every stanza addressed to C{domain} (exactly that domain,
+        not its subdomains), or to any JID at it, to C{session}: an object
+        with C{send(stanza)}, such as a component's stream (XEP-0114) or an
+        in-process service.  Routes are consulted after the sender's
+        outbound hooks and before local hosts and remote routing.
+
+        @raise ValueError: if C{domain} is a local host or already routed.
+        """
+        if domain in self._hosts:
+            raise ValueError("%s is a local host" % (domain,))
+        if domain in self._routes:
+            raise ValueError("%s is already routed" % (domain,))
+        self._routes[domain] = session
+
+    def removeRoute(self, domain, session=None):
+        """
+        Stop routing C{domain}; when C{session} is given, only if it is
+        still the session routed there.
+        """
+        if session is None or self._routes.get(domain) is session:
+            self._routes.pop(domain, None)
+
+    def routeFor(self, domain):
+        """
+        @return: the session C{domain} is routed to, or C{None}.
+        """
+        return self._routes.get(domain)
 
     # Entry points
 
@@ -145,6 +180,11 @@ class Router:
         if to is None:
             self._noTo(origin, stanza, kind, type, sender)
             return
+        if self._routes:
+            routed = self._routes.get(to.domain)
+            if routed is not None:
+                routed.send(stanza)
+                return
         host = self._hosts.get(to.domain)
         if host is None:
             self._routeRemote(origin, stanza, to)
