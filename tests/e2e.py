@@ -64,7 +64,7 @@ class RunningServer:
 
     @classmethod
     async def start(cls, testCase, hosts=("localhost",), storage="memory", c2s=None, auth=None,
-                    dataDir=None, options=None):
+                    dataDir=None, options=None, s2s=None, hostConfig=None):
         """
         @param dataDir: the data directory; a new one when C{None}.  Give
             the directory of a server stopped before to start one on the
@@ -72,6 +72,10 @@ class RunningServer:
         @param options: module options for every host, as in
             C{[hosts.NAME.options]}: C{{module: {option: value}}}; the
             modules named are loaded besides the default ones.
+        @param s2s: the C{[s2s]} table; when given, federation listens on
+            an ephemeral loopback port (L{s2sPort}) unless it says otherwise.
+        @param hostConfig: host name -> more keys of its C{[hosts.NAME]}
+            table (e.g. C{certificate} and C{key}).
         """
         if dataDir is None:
             dataDir = os.path.abspath(testCase.mktemp())
@@ -86,8 +90,9 @@ class RunningServer:
             "auth": authConfig,
             "c2s": c2sConfig,
             # No federation listener unless a test asks (port 5269 is shared).
-            "s2s": {"listen": []},
-            "hosts": {name: cls._hostTable(options) for name in hosts},
+            "s2s": {"listen": []} if s2s is None else dict({"listen": [LOOPBACK]}, **s2s),
+            "hosts": {name: dict(cls._hostTable(options), **(hostConfig or {}).get(name, {}))
+                      for name in hosts},
         }, dataDir)
         service = ServerService(Server(config, reactor))
         service.startService()
@@ -110,6 +115,10 @@ class RunningServer:
     @property
     def tlsPort(self):
         return self.service.port("c2s-tls")
+
+    @property
+    def s2sPort(self):
+        return self.service.port("s2s")
 
     def certificatePath(self, host="localhost"):
         return os.path.join(self.dataDir, "certs", host + ".crt")

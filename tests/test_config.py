@@ -508,3 +508,68 @@ class RoutingTests(unittest.TestCase):
         With the setting off, the most recently bound resource gets it.
         """
         self.assertEqual(self.deliveries(False), [0, 1])
+
+
+class S2SConfigTests(unittest.TestCase):
+    """
+    C{[s2s]}: federation settings and static routes.
+    """
+
+    def setUp(self):
+        self.basedir = os.path.abspath(self.mktemp())
+        os.makedirs(self.basedir)
+
+    def parse(self, s2s):
+        return parseConfig({"s2s": s2s}, self.basedir)
+
+    def assertProblem(self, s2s, message):
+        with self.assertRaises(ConfigError) as caught:
+            self.parse(s2s)
+        self.assertEqual(str(caught.exception), "config error: " + message)
+
+    def test_defaults(self):
+        s2s = self.parse({}).s2s
+        self.assertEqual(s2s.listen, ("tcp:5269",))
+        self.assertEqual(s2s.listen_tls, ())
+        self.assertTrue(s2s.require_encryption)
+        self.assertTrue(s2s.verify_certificates)
+        self.assertIsNone(s2s.ca_file)
+        self.assertTrue(s2s.dialback)
+        self.assertEqual(s2s.dialback_secret, "")
+        self.assertEqual((s2s.connect_timeout, s2s.idle_timeout, s2s.queue_size),
+                         (30.0, 600.0, 1000))
+        self.assertEqual(s2s.routes, ())
+
+    def test_routes(self):
+        """
+        Route domains are prepared like host names; the lookup is exact.
+        """
+        s2s = self.parse({"routes": {"B.Test": "tcp:host=127.0.0.1:port=5270"}}).s2s
+        self.assertEqual(s2s.routes, (("b.test", "tcp:host=127.0.0.1:port=5270"),))
+        self.assertEqual(s2s.route("b.test"), "tcp:host=127.0.0.1:port=5270")
+        self.assertIsNone(s2s.route("c.test"))
+
+    def test_caFile(self):
+        path = os.path.join(self.basedir, "ca.pem")
+        open(path, "w").close()
+        self.assertEqual(self.parse({"ca_file": "ca.pem"}).s2s.ca_file, path)
+
+    def test_errors(self):
+        self.assertProblem({"routes": {"b.test": "bogus:x"}},
+                           "s2s.routes.\"b.test\": not a client endpoint description "
+                           "(Unknown endpoint type: 'bogus'): 'bogus:x'")
+        self.assertProblem({"routes": {"b.test": 5}},
+                           "s2s.routes.\"b.test\": expected an endpoint description such as "
+                           "\"tcp:host=192.0.2.1:port=5269\", got 5")
+        with self.assertRaises(ConfigError) as caught:
+            self.parse({"routes": {"a..b": "tcp:host=h:port=1"}})
+        self.assertTrue(str(caught.exception).startswith(
+            'config error: s2s.routes."a..b": not a valid domain name'))
+        self.assertProblem({"queue_size": 0}, "s2s.queue_size: must be greater than 0, got 0")
+        self.assertProblem({"connect_timeout": -1},
+                           "s2s.connect_timeout: must be greater than 0, got -1.0")
+        self.assertProblem({"dialback": "yes"}, "s2s.dialback: expected true or false, got 'yes'")
+        self.assertProblem({"ca_file": "missing.pem"},
+                           "s2s.ca_file: no such file: %s"
+                           % (os.path.join(self.basedir, "missing.pem"),))
+        self.assertProblem({"listne": []}, "s2s.listne: unknown key (did you mean 'listen'?)")

@@ -33,7 +33,7 @@ from encodings import idna as _idna2003
 __all__ = [
     "ConfigError", "Config", "StorageConfig", "AuthConfig", "C2SConfig", "RoutingConfig",
     "S2SConfig",
-    "HostConfig", "SASL_MECHANISMS", "loadConfig", "parseConfig",
+    "HostConfig", "ComponentsConfig", "SASL_MECHANISMS", "loadConfig", "parseConfig",
     "defaultConfig", "ModuleOption", "validateModuleOptions", "atLeast",
 ]
 
@@ -606,6 +606,61 @@ class HostConfig(_Validated):
         return {}
 
 
+class _Secrets(_Kind):
+    """
+    C{[components.secrets]}: component domain -> shared secret (XEP-0114
+    §3).  Domains are prepared like host names; secrets must not be empty.
+    Becomes a tuple of C{(domain, secret)} pairs in file order.
+    """
+
+    expected = "a table of component domains and their secrets"
+
+    def accepts(self, value):
+        return isinstance(value, dict)
+
+    def finish(self, value, context):
+        pairs = []
+        seen = set()
+        for key, secret in value.items():
+            try:
+                domain = _prepareHostName(key)
+                if domain in seen:
+                    raise _Problem("the same domain is listed twice")
+                if not isinstance(secret, str):
+                    raise _Problem("expected a string, got %s" % (_describe(secret),))
+                if not secret:
+                    raise _Problem("the secret must not be empty")
+            except _Problem as problem:
+                raise problem.under(key)
+            seen.add(domain)
+            pairs.append((domain, secret))
+        return tuple(pairs)
+
+
+@dataclass(frozen=True)
+class ComponentsConfig(_Validated):
+    """
+    C{[components]}: external components (XEP-0114, C{jabber:component:accept}).
+    The listeners are opened only when at least one component has a secret:
+    a component may then connect for its domain with that secret, and the
+    server routes that exact domain (not its subdomains) to it.
+
+    @ivar secrets: C{(domain, secret)} pairs.
+    """
+    listen: tuple[str, ...] = _setting(_ENDPOINTS, ["tcp:5347:interface=127.0.0.1"])
+    handshake_timeout: float = _setting(_Number(), 30.0, _positive)
+    secrets: tuple = field(default=(), metadata={_SETTING: _Setting(_Secrets(), {})})
+
+    def secretFor(self, domain):
+        """
+        @return: the shared secret of component C{domain}, or C{None}.
+        """
+        for name, secret in self.secrets:
+            if name == domain:
+                return secret
+        return None
+
+
 @dataclass(frozen=True)
 class Config(_Validated):
     """
@@ -624,7 +679,15 @@ class Config(_Validated):
     c2s: C2SConfig = _setting(_Section(C2SConfig), {})
     routing: RoutingConfig = _setting(_Section(RoutingConfig), {})
     s2s: S2SConfig = _setting(_Section(S2SConfig), {})
+    components: ComponentsConfig = _setting(_Section(ComponentsConfig), {})
     hosts: tuple[HostConfig, ...] = _setting(_Hosts(_Section(HostConfig)), {"localhost": {}})
+
+    def _relationProblems(self):
+        hostNames = {host.name for host in self.hosts}
+        for domain, _ in self.components.secrets:
+            if domain in hostNames:
+                yield "components", "%r is a host; a component needs a domain of its own" % (
+                    domain,)
 
     def host(self, name):
         """

@@ -10,6 +10,7 @@ another Twisted application can embed a server without twistd.
 from twisted.application.service import Service
 from twisted.internet import defer
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 
 from xmppframe.auth import StorageAuthProvider
@@ -22,7 +23,9 @@ from xmppframe.router import Router
 from xmppframe.session import SessionManager
 from xmppframe.storage import storageFromConfig
 from xmppframe.streams.c2s import C2SFactory, directTLSFactory
+from xmppframe.streams.component import ComponentFactory, ComponentRegistry
 from xmppframe.streams.negotiation import BindResponder, SASLResponder, StartTLSResponder
+from xmppframe.streams.s2smanager import S2SManager
 from xmppframe.streams.throttle import AuthFailureThrottle
 from xmppframe.streams.tls import ServerTLSContext, ensureHostCertificate
 
@@ -61,6 +64,15 @@ class Server:
         self.defaultHost = self.hosts[config.hosts[0].name]
         self.tlsContext = None
         self.streams = set()
+        #: Federation (RFC 6120 s2s streams): the router's way to other domains.
+        self.s2s = S2SManager(self)
+        self.router.remote = self.s2s
+        #: The external components of C{[components]} (XEP-0114).
+        self.components = ComponentRegistry(
+            self.router, config.components.secrets, self.hosts)
+        #: name -> L{IModuleFactory} given in code (embedding, tests),
+        #: added to the installed module plugins by L{loadModules}.
+        self.extraModules = {}
 
     def prepareTLS(self):
         """
@@ -79,6 +91,7 @@ class Server:
                     host=name, path=certPath)
             certificates[name] = (certPath, keyPath)
         self.tlsContext = ServerTLSContext(certificates, self.defaultHost.name)
+        self.s2s.prepareTLS(certificates, self.defaultHost.name)
 
     async def loadModules(self, factories=None):
         """
@@ -89,6 +102,7 @@ class Server:
         """
         if factories is None:
             factories = availableModules()
+            factories.update(self.extraModules)
         for host in self.hosts.values():
             for name in loadOrder(host.config.modules, factories):
                 options = validateModuleOptions(
@@ -131,6 +145,9 @@ class Server:
     def c2sFactory(self):
         return C2SFactory(self)
 
+    def componentFactory(self):
+        return ComponentFactory(self)
+
     def c2sDirectTLSFactory(self):
         return directTLSFactory(self)
 
@@ -140,7 +157,7 @@ class ServerService(Service):
     Runs a L{Server}: opens storage, then listens; on stop, closes every
     stream with C{system-shutdown} (RFC 6120 §4.9.3.21) and closes storage.
 
-    @ivar ports: the listening ports, by kind ('c2s', 'c2s-tls').
+    @ivar ports: the listening ports, by kind ('c2s', 'c2s-tls', 's2s', 's2s-tls').
     @ivar ready: a Deferred that fires when the listeners are up.
     """
 
@@ -165,15 +182,42 @@ class ServerService(Service):
         reactor = server.reactor
         for kind, descriptions, factory in (
                 ("c2s", config.listen, server.c2sFactory()),
-                ("c2s-tls", config.listen_tls, server.c2sDirectTLSFactory())):
+                ("c2s-tls", config.listen_tls, server.c2sDirectTLSFactory()),
+                # XEP-0114 components: listen only when one is configured.
+                ("component", server.config.components.listen
+                 if server.components.domains else (), server.componentFactory())):
             for description in descriptions:
                 port = await serverFromString(reactor, description).listen(factory)
                 self.ports.setdefault(kind, []).append(port)
                 address = port.getHost()
                 self._log.info("Listening for {kind} on {address}:{port}", kind=kind,
                                address=address.host, port=address.port)
+        await self._listenS2S()
         self._log.info("xmppframe serving {hosts}", hosts=", ".join(server.hosts))
         self.ready.callback(self)
+
+    async def _listenS2S(self):
+        """
+        Federation listeners.  A port that cannot be bound is logged and
+        skipped rather than fatal: the clients are still served, and
+        outbound federation still works (peers just cannot connect in).
+        """
+        server = self.server
+        config = server.config.s2s
+        for kind, descriptions, factory in (
+                ("s2s", config.listen, server.s2s.factory()),
+                ("s2s-tls", config.listen_tls, server.s2s.directTLSFactory())):
+            for description in descriptions:
+                try:
+                    port = await serverFromString(server.reactor, description).listen(factory)
+                except CannotListenError as e:
+                    self._log.error("Cannot listen for {kind} on {description}: {error}",
+                                    kind=kind, description=description, error=e)
+                    continue
+                self.ports.setdefault(kind, []).append(port)
+                address = port.getHost()
+                self._log.info("Listening for {kind} on {address}:{port}", kind=kind,
+                               address=address.host, port=address.port)
 
     def _startFailed(self, failure):
         self._log.error("xmppframe could not start: {error}", error=failure.getErrorMessage())
@@ -202,6 +246,7 @@ class ServerService(Service):
             for port in ports:
                 await port.stopListening()
         self.ports.clear()
+        server.s2s.stop()
         for stream in list(server.streams):
             stream.close("system-shutdown", "The server is shutting down")
         for stream in list(server.streams):
