@@ -549,6 +549,18 @@ class S2SConfigTests(unittest.TestCase):
         self.assertEqual(s2s.route("b.test"), "tcp:host=127.0.0.1:port=5270")
         self.assertIsNone(s2s.route("c.test"))
 
+    def test_directTLSRoute(self):
+        """
+        A C{tls:} route (Direct TLS, XEP-0368) takes C{tcp:}'s arguments
+        and is kept as written; Twisted's own C{tls:} options are refused.
+        """
+        s2s = self.parse({"routes": {"b.test": "tls:host=127.0.0.1:port=5270"}}).s2s
+        self.assertEqual(s2s.route("b.test"), "tls:host=127.0.0.1:port=5270")
+        with self.assertRaises(ConfigError) as caught:
+            self.parse({"routes": {"b.test": "tls:host=h:port=1:trustRoots=/x"}})
+        self.assertIn('s2s.routes."b.test": not a client endpoint description',
+                      str(caught.exception))
+
     def test_caFile(self):
         path = os.path.join(self.basedir, "ca.pem")
         open(path, "w").close()

@@ -20,7 +20,7 @@ from xmppframe.config import parseConfig
 from xmppframe.interfaces import ISession
 from xmppframe.server import Server
 from xmppframe.streams import dialback
-from xmppframe.streams.resolve import Target, orderSRV, resolveServer
+from xmppframe.streams.resolve import Target, orderSRV, resolveServer, splitRoute
 from xmppframe.streams.s2s import (
     S2SInStream, S2SOutStream, toClientNamespace, toServerNamespace)
 from xmppframe.xml import namespaces as NS
@@ -101,6 +101,15 @@ class FakeResolver:
 
 
 class ResolveTests(unittest.TestCase):
+
+    def test_splitRoute(self):
+        """
+        A static route beginning with C{tls:} is Direct TLS (XEP-0368)
+        over the C{tcp:} description with the same arguments.
+        """
+        self.assertEqual(splitRoute("tcp:host=h:port=5269"), ("tcp:host=h:port=5269", False))
+        self.assertEqual(splitRoute("tls:host=h:port=5270"), ("tcp:host=h:port=5270", True))
+        self.assertEqual(splitRoute("TLS:h:5270"), ("tcp:h:5270", True))
 
     def resolve(self, answers, domain="b.test"):
         return self.successResultOf(resolveServer(domain, FakeResolver(answers), random.Random(1)))
@@ -340,6 +349,34 @@ class OutboundStreamTests(unittest.TestCase):
         self.assertEqual(self.failed, ["remote-server-not-found"])
         self.assertEqual(self.ready, [])
 
+    def test_multiplexing(self):
+        """
+        XEP-0220 "Multiplexing Sender Domains": once authenticated by
+        dialback, another local domain is asked for with its own
+        db:result over the same stream id; the answer goes to the manager
+        for that domain.  Only dialback streams may be multiplexed.
+        """
+        self.assertFalse(self.stream.canMultiplex())
+        self.stream.dataReceived(self.peerHeader().encode())
+        self.stream.dataReceived(b"<db:result from='b.test' to='a.test' type='valid'/>")
+        self.assertTrue(self.stream.canMultiplex())
+        failures = []
+        self.manager.multiplexFailed = lambda s, local, text: failures.append(local)
+        self.manager.outboundReady = lambda s, local=None: self.ready.append((s, local))
+        self.transport.clear()
+        self.stream.requestDialback("a2.test")
+        self.stream.requestDialback("a3.test")
+        results = elements_plain(self.transport)
+        self.assertEqual([(r.get("from"), r.get("to"), r.text) for r in results],
+                         [(d, "b.test", dialback.dialbackKey("sekrit", "b.test", d, "S1"))
+                          for d in ("a2.test", "a3.test")])
+        self.stream.dataReceived(b"<db:result from='b.test' to='a2.test' type='valid'/>"
+                                 b"<db:result from='b.test' to='a3.test' type='error'/>")
+        self.assertEqual(self.ready[1:], [(self.stream, "a2.test")])
+        self.assertEqual(failures, ["a3.test"])
+        self.stream.method = "EXTERNAL"
+        self.assertFalse(self.stream.canMultiplex())
+
     def test_tlsRequired(self):
         server = makeServer(self, self.clock, require_encryption=True)
         server.s2s.outboundFailed = lambda s, c, t: self.failed.append(c)
@@ -381,7 +418,7 @@ class ManagerTests(unittest.TestCase):
         self.server.router.route = self.bounced.append
         self.attempts = []
 
-        async def fakeOpen(remote, build):
+        async def fakeOpen(remote, build, local=None):
             d = defer.Deferred()
             self.attempts.append((remote, d))
             return await d

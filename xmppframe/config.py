@@ -473,7 +473,8 @@ class C2SConfig(_Validated):
 class _Routes(_Kind):
     """
     C{[s2s.routes]}: remote domain -> Twisted strports I{client} endpoint
-    description (C{"tcp:host=127.0.0.1:port=5269"}).  Domains are prepared
+    description (C{"tcp:host=127.0.0.1:port=5269"}), or C{"tls:..."} with
+    C{tcp:}'s arguments for Direct TLS (XEP-0368).  Domains are prepared
     like host names; each description must parse.  Becomes a tuple of
     C{(domain, description)} pairs, sorted.
     """
@@ -496,11 +497,23 @@ class _Routes(_Kind):
                 raise _Problem("expected an endpoint description such as "
                                "\"tcp:host=192.0.2.1:port=5269\", got %s"
                                % (_describe(description),), (key,))
-            message = _clientEndpointProblem(description)
+            connection = _routeConnection(description)
+            message = _clientEndpointProblem(connection)
             if message is not None:
+                if connection != description:
+                    message += " (a tls: route takes the arguments of tcp:)"
                 raise _Problem(message, (key,))
             routes[name] = description
         return tuple(sorted(routes.items()))
+
+
+def _routeConnection(description):
+    """
+    The endpoint description under an s2s route: a C{tls:} route is Direct
+    TLS (XEP-0368) over the C{tcp:} description with the same arguments.
+    """
+    from xmppframe.streams.resolve import splitRoute
+    return splitRoute(description)[0]
 
 
 def _clientEndpointProblem(description):

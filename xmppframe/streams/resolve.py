@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from twisted.internet import defer
 from twisted.names import dns, error
 
-__all__ = ["Target", "resolveServer", "orderSRV", "DEFAULT_PORT"]
+__all__ = ["Target", "resolveServer", "orderSRV", "splitRoute", "DEFAULT_PORT"]
 
 DEFAULT_PORT = 5269
 _SERVICES = (("_xmpps-server._tcp.", True), ("_xmpp-server._tcp.", False))
+_DIRECT_TLS_PREFIX = "tls:"
 
 
 @dataclass(frozen=True)
@@ -109,3 +110,26 @@ def resolveServer(domain, resolver=None, rng=random):
         from twisted.names import client
         resolver = client.getResolver()
     return defer.ensureDeferred(_resolve(domain, resolver, rng))
+
+
+def splitRoute(description):
+    """
+    Read a static route (C{[s2s.routes]}): a Twisted client endpoint
+    description for a plain connection, where STARTTLS follows, or the
+    same with C{tls:} in place of C{tcp:} for Direct TLS (XEP-0368), as
+    an C{_xmpps-server} SRV record would say.
+
+    Twisted has a C{tls:} endpoint of its own, but its certificate checks
+    are not the ones s2s needs (RFC 6120 §13.7.2: a peer's certificate
+    decides between SASL EXTERNAL and dialback, it does not break the
+    connection; our host's certificate goes along as client certificate),
+    so a C{tls:} route is a TCP connection with our TLS on top.
+
+    @param description: e.g. C{"tcp:host=192.0.2.1:port=5269"} or
+        C{"tls:host=192.0.2.1:port=5270"}.
+    @return: C{(description, directTLS)}, the description being one to
+        pass to C{clientFromString} for the underlying connection.
+    """
+    if description[:len(_DIRECT_TLS_PREFIX)].lower() == _DIRECT_TLS_PREFIX:
+        return "tcp:" + description[len(_DIRECT_TLS_PREFIX):], True
+    return description, False

@@ -655,6 +655,8 @@ class S2SOutStream(_S2SStream):
     @ivar peerVerified: whether the peer's certificate is valid for
         C{remoteDomain}; known once TLS is up.
     @ivar ready: whether stanzas may be sent.
+    @ivar routes: local domain -> the manager's route for each domain
+        pair this stream carries (the first one, and those multiplexed).
     """
 
     kind = "s2s-out"
@@ -672,6 +674,8 @@ class S2SOutStream(_S2SStream):
         self._saslTried = False
         self._dialbackSent = False
         self._failed = False
+        self._multiplexPending = set()
+        self.routes = {}
         self.host = self.server.hostFor(localDomain)
 
     @property
@@ -791,10 +795,48 @@ class S2SOutStream(_S2SStream):
         element.text = key
         self.sendElement(element)
 
+    def canMultiplex(self):
+        """
+        Whether another local domain may be added to this stream by
+        dialback: only on a stream itself authenticated by dialback and
+        ready.  A stream authenticated with SASL EXTERNAL vouches for the
+        certificate's one domain (XEP-0178); another domain gets a stream
+        of its own.
+        """
+        return (self.ready and not self.closing and self.verify is None
+                and self.method == "dialback")
+
+    def requestDialback(self, localDomain):
+        """
+        Sender multiplexing (XEP-0220 "Multiplexing Sender Domains", also
+        known as piggybacking): ask the peer to accept C{localDomain} on
+        this stream with a db:result of its own; the answer goes to the
+        manager's C{outboundReady(self, localDomain)} or
+        C{multiplexFailed(self, localDomain, text)}.
+        """
+        self._multiplexPending.add(localDomain)
+        element = _dialbackElement("result", **{"from": localDomain, "to": self.remoteDomain})
+        element.text = dialbackKey(self.manager.secret, self.remoteDomain, localDomain,
+                                   self.streamID)
+        self.sendElement(element)
+
     def _onDialbackResult(self, element):
-        if element.get("from") != self.remoteDomain or element.get("to") != self.localDomain:
+        if element.get("from") != self.remoteDomain:
             return
+        local = element.get("to")
         type = element.get("type")
+        if local in self._multiplexPending:
+            self._multiplexPending.discard(local)
+            if type == "valid":
+                self._log.info("s2s-out {local} -> {remote} multiplexed on the stream of "
+                               "{first}", local=local, remote=self.remoteDomain,
+                               first=self.localDomain)
+                self.manager.outboundReady(self, local)
+            else:
+                self.manager.multiplexFailed(self, local, "Dialback %s" % (type or "refused",))
+            return
+        if local != self.localDomain or self.ready:
+            return
         if type == "valid":
             self.method = "dialback"
             self._becomeReady()

@@ -2,7 +2,10 @@
 Federation: the object the router hands stanzas for other domains to
 (C{router.remote}), and the keeper of the s2s streams.
 
-One outbound stream per (local domain, remote domain) pair.  While it is
+One outbound stream per (local domain, remote domain) pair, except that a
+stream authenticated by dialback also carries the other local domains'
+stanzas to the same remote domain, each pair added with a dialback request
+of its own (XEP-0220 "Multiplexing Sender Domains").  While a stream is
 being set up, stanzas wait in a bounded queue; when the peer cannot be
 reached, times out or refuses us, each waiting stanza is bounced to its
 sender (RFC 6120 §8.3.3.13 remote-server-not-found, §8.3.3.14
@@ -21,7 +24,7 @@ from twisted.logger import Logger
 from xmppframe.errors import StanzaError
 from xmppframe.jid import InvalidJID
 from xmppframe.streams.dialback import loadSecret
-from xmppframe.streams.resolve import resolveServer
+from xmppframe.streams.resolve import resolveServer, splitRoute
 from xmppframe.streams.s2s import (
     CertificateVerifier, S2SClientTLSCreator, S2SFactory, S2SOutStream, S2SServerTLSContext,
     s2sDirectTLSFactory, toClientNamespace, toServerNamespace)
@@ -136,7 +139,7 @@ class S2SManager:
             route = self._routes[(local, to.domain)] = _Route(local, to.domain)
         converted = toServerNamespace(stanza)
         stream = route.stream
-        if stream is not None and stream.ready and not stream.closing:
+        if stream is not None and stream.ready and not stream.closing and not route.connecting:
             route.lastUsed = self.reactor.seconds()
             stream.sendServerStanza(converted)
             return
@@ -165,32 +168,58 @@ class S2SManager:
         route.connecting = True
         route.timeout = self.reactor.callLater(
             self.config.connect_timeout, self._timedOut, route)
+        shared = self._multiplexable(route)
+        if shared is not None:
+            route.stream = shared
+            shared.routes[route.local] = route
+            shared.requestDialback(route.local)
+            return
 
         def build(directTLS):
             stream = S2SOutStream(self, route.local, route.remote, directTLS=directTLS,
                                   clientTLS=self._clientTLS(route.local, route.remote))
             stream.route = route
+            stream.routes[route.local] = route
             route.stream = stream
             return stream
 
-        route.attempt = defer.ensureDeferred(self._open(route.remote, build))
+        route.attempt = defer.ensureDeferred(self._open(route.remote, build, route.local))
         route.attempt.addErrback(self._connectFailed, route)
+
+    def _multiplexable(self, route):
+        """
+        An outbound stream to C{route.remote} that was opened for another
+        local domain and may take C{route.local} as well, or C{None}.
+        """
+        for other in self._routes.values():
+            stream = other.stream
+            if (other is not route and other.remote == route.remote and stream is not None
+                    and getattr(stream, "route", None) is other
+                    and route.local not in getattr(stream, "routes", {route.local: None})
+                    and getattr(stream, "canMultiplex", lambda: False)()):
+                return stream
+        return None
 
     def _clientTLS(self, local, remote):
         certPath, keyPath = self._certificates.get(local, (None, None))
         return S2SClientTLSCreator(remote, certPath, keyPath)
 
-    async def _open(self, remote, build):
+    async def _open(self, remote, build, local=None):
         """
         Connect to C{remote}: its static route, else each DNS target in
         turn (RFC 6120 §3.2).  C{build(directTLS)} makes the protocol.
+        With Direct TLS (XEP-0368), C{local}'s certificate is the client
+        certificate, as it is after STARTTLS.
 
         @raise ConnectionError: nothing could be reached.
         """
         description = self.routes.get(remote)
         if description is not None:
+            description, directTLS = splitRoute(description)
             endpoint = clientFromString(self.reactor, description)
-            return await endpoint.connect(_OutFactory(lambda: build(False)))
+            if directTLS:
+                endpoint = wrapClientTLS(self._clientTLS(local, remote), endpoint)
+            return await endpoint.connect(_OutFactory(lambda: build(directTLS)))
         targets = await resolveServer(remote, self.resolver)
         if not targets:
             raise ConnectionError("%s has no XMPP service" % (remote,))
@@ -199,7 +228,7 @@ class S2SManager:
             endpoint = HostnameEndpoint(self.reactor, target.host, target.port,
                                         timeout=self.config.connect_timeout)
             if target.directTLS:
-                endpoint = wrapClientTLS(self._clientTLS(None, remote), endpoint)
+                endpoint = wrapClientTLS(self._clientTLS(local, remote), endpoint)
             try:
                 return await endpoint.connect(_OutFactory(lambda t=target: build(t.directTLS)))
             except defer.CancelledError:
@@ -223,6 +252,12 @@ class S2SManager:
         self._log.info("s2s: {domain} did not answer within {seconds}s", domain=route.remote,
                        seconds=self.config.connect_timeout)
         stream = route.stream
+        if stream is not None and getattr(stream, "route", route) is not route:
+            # A multiplexed pair: give up on it, not on the shared stream.
+            stream.routes.pop(route.local, None)
+            self._failRoute(route, "remote-server-timeout",
+                            "%s did not answer in time" % (route.remote,))
+            return
         self._failRoute(route, "remote-server-timeout",
                         "%s did not answer in time" % (route.remote,))
         if route.attempt is not None and not route.attempt.called:
@@ -265,10 +300,28 @@ class S2SManager:
 
     # Callbacks from outbound streams
 
-    def outboundReady(self, stream):
-        route = getattr(stream, "route", None)
+    def _routesOf(self, stream):
+        """
+        The routes C{stream} carries or is being set up for.
+        """
+        routes = list(getattr(stream, "routes", {}).values())
+        first = getattr(stream, "route", None)
+        if first is not None and first not in routes:
+            routes.insert(0, first)
+        return routes
+
+    def outboundReady(self, stream, local=None):
+        """
+        C{stream} is authenticated for the pair of C{local} (by default
+        the domain it was opened for): send what waits.
+        """
+        if local is None:
+            route = getattr(stream, "route", None)
+        else:
+            route = getattr(stream, "routes", {}).get(local)
         if route is None:
             return
+        route.stream = stream
         route.connecting = False
         route.failures = 0
         route.retryAt = 0.0
@@ -281,6 +334,15 @@ class S2SManager:
             stream.sendServerStanza(stanza)
         self._scheduleIdle(route)
 
+    def multiplexFailed(self, stream, local, text):
+        """
+        The peer did not accept C{local} on the shared C{stream}: bounce
+        what waits for that pair (the stream goes on for the others).
+        """
+        route = stream.routes.pop(local, None)
+        if route is not None and route.stream is stream:
+            self._failRoute(route, "remote-server-not-found", text)
+
     def outboundFailed(self, stream, condition, text):
         route = getattr(stream, "route", None)
         if route is not None and route.stream is stream:
@@ -290,8 +352,9 @@ class S2SManager:
             verification.errback(DialbackVerificationFailed(text))
 
     def outboundLost(self, stream):
-        route = getattr(stream, "route", None)
-        if route is not None and route.stream is stream:
+        for route in self._routesOf(stream):
+            if route.stream is not stream:
+                continue
             if route.connecting:
                 self._failRoute(route, "remote-server-not-found",
                                 "The connection to %s closed during setup" % (route.remote,))
@@ -316,7 +379,10 @@ class S2SManager:
             stream = route.stream
             if stream is None or stream.closing:
                 return
-            remaining = route.lastUsed + idle - self.reactor.seconds()
+            # A shared stream is idle only when none of its pairs is used.
+            lastUsed = max([route.lastUsed] + [other.lastUsed for other in self._routesOf(stream)
+                                               if other.stream is stream])
+            remaining = lastUsed + idle - self.reactor.seconds()
             if remaining > 0:
                 route.idleTimer = self.reactor.callLater(remaining, check)
             else:
@@ -347,7 +413,7 @@ class S2SManager:
             self._verifications[stream] = result
             return stream
 
-        attempt = defer.ensureDeferred(self._open(originating, build))
+        attempt = defer.ensureDeferred(self._open(originating, build, receiving))
         timer = self.reactor.callLater(self.config.connect_timeout, self._verifyTimedOut,
                                        result, attempt, holder)
 
@@ -421,6 +487,11 @@ class S2SManager:
 
     def outboundStreams(self):
         """
-        The open outbound streams, for inspection.
+        The open outbound streams, for inspection, each once however
+        many domain pairs it carries.
         """
-        return [route.stream for route in self._routes.values() if route.stream is not None]
+        streams = []
+        for route in self._routes.values():
+            if route.stream is not None and route.stream not in streams:
+                streams.append(route.stream)
+        return streams
