@@ -11,3 +11,5 @@ echo = ModulePlugin("echo", (), "examples.echo_component.EchoModule",
                     "An echo service (examples/echo_component.py)")
 rpc = ModulePlugin("rpc", (), "examples.jabber_rpc.RPCModule",
                    "XEP-0009 Jabber-RPC exposing Python functions (examples/jabber_rpc.py)")
+irc = ModulePlugin("irc", (), "examples.irc_gateway.IRCGatewayModule",
+                   "An IRC gateway: channels as MUC rooms (examples/irc_gateway.py)")
