@@ -17,8 +17,9 @@ class Options(usage.Options):
     longdesc = (
         "Run the xmppframe XMPP server.  With no --config, ./xmppframe.toml "
         "is read if it exists; otherwise the built-in defaults serve the "
-        "domain 'localhost' on ports 5222 (STARTTLS) and 5223 (Direct TLS), "
-        "with SQLite storage and a self-signed certificate in ./data.")
+        "domain 'localhost': clients on ports 5222 (STARTTLS) and 5223 (Direct "
+        "TLS), federation on 5269, with SQLite storage and a self-signed "
+        "certificate in ./data.")
     optParameters = [
         ["config", "c", None, "The TOML configuration file."],
     ]
