@@ -29,6 +29,14 @@ _PRESENCE_TYPES = {
 }
 _SUBSCRIPTION_TYPES = {"subscribe", "subscribed", "unsubscribe", "unsubscribed"}
 
+# The event names every routed stanza needs, computed once rather than per
+# stanza.  A 'self' message or presence fires its 'bare' event.
+_OUTBOUND_EVENTS = {kind: outboundEvent(kind) for kind in _KINDS}
+_INBOUND_EVENTS = {kind: inboundEvent(kind) for kind in _KINDS}
+_DELIVERY_EVENTS = {
+    (kind, target): stanzaEvent(kind, "bare" if target == "self" else target)
+    for kind in ("message", "presence") for target in ("host", "bare", "full", "self")}
+
 
 def _localName(tag):
     return tag[tag.index("}") + 1:] if tag[:1] == "{" else tag
@@ -173,7 +181,7 @@ class Router:
         if sender.localpart is not None:
             senderHost = self._hosts.get(sender.domain)
             if senderHost is not None:
-                name = outboundEvent(kind)
+                name = _OUTBOUND_EVENTS[kind]
                 if senderHost.events.hasHandlers(name) and senderHost.events.fire(
                         name, StanzaEvent(origin, stanza, to, sender, senderHost, kind, type)) is not None:
                     return
@@ -200,16 +208,16 @@ class Router:
             else:
                 target = "full"
             if sender.bare != to.bare:
-                name = inboundEvent(kind)
+                name = _INBOUND_EVENTS[kind]
                 if host.events.hasHandlers(name) and host.events.fire(name, event) is not None:
                     return
         if kind == "iq":
             self._iq(event, target)
         elif kind == "message":
-            if host.events.fire(stanzaEvent("message", "bare" if target == "self" else target), event) is None:
+            if host.events.fire(_DELIVERY_EVENTS["message", target], event) is None:
                 self._deliverMessage(event, target)
         else:
-            if host.events.fire(stanzaEvent("presence", "bare" if target == "self" else target), event) is None:
+            if host.events.fire(_DELIVERY_EVENTS["presence", target], event) is None:
                 self._deliverPresence(event, target)
 
     def _noTo(self, origin, stanza, kind, type, sender):

@@ -1,0 +1,62 @@
+"""
+Tests for L{xmppframe.streams.c2s.writeStanza}: stanzas written at once on
+a plain TCP connection with an empty buffer, in order either way.
+"""
+
+from twisted.internet import defer, protocol, reactor
+from twisted.internet.testing import StringTransport
+from twisted.trial import unittest
+
+from xmppframe.streams.c2s import writeStanza
+
+
+class _Collect(protocol.Protocol):
+    def __init__(self, expected):
+        self.received = b""
+        self.expected = expected
+        self.done = defer.Deferred()
+
+    def dataReceived(self, data):
+        self.received += data
+        if len(self.received) >= self.expected and not self.done.called:
+            self.done.callback(self.received)
+
+
+class WriteStanzaTests(unittest.TestCase):
+
+    def test_otherTransports(self):
+        """
+        A transport that is not a plain TCP connection is written to as
+        usual.
+        """
+        transport = StringTransport()
+        writeStanza(transport, b"<message/>")
+        self.assertEqual(transport.value(), b"<message/>")
+
+    @defer.inlineCallbacks
+    def test_orderKeptOverTCP(self):
+        """
+        Over loopback TCP, a stanza written at once, one buffered behind
+        Twisted's ordinary write and one after it arrive in order.
+        """
+        chunks = [b"<message id='1'/>", b"<message id='2'/>", b"<message id='3'/>"]
+        expected = sum(len(chunk) for chunk in chunks)
+        server = _Collect(expected)
+        connected = defer.Deferred()
+
+        class Sender(protocol.Protocol):
+            def connectionMade(self):
+                connected.callback(self.transport)
+
+        port = reactor.listenTCP(0, protocol.Factory.forProtocol(lambda: server),
+                                 interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        client = protocol.ClientCreator(reactor, Sender)
+        yield client.connectTCP("127.0.0.1", port.getHost().port)
+        transport = yield connected
+        self.addCleanup(transport.loseConnection)
+        writeStanza(transport, chunks[0])
+        transport.write(chunks[1])
+        writeStanza(transport, chunks[2])
+        received = yield server.done
+        self.assertEqual(received, b"".join(chunks))
