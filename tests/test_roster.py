@@ -836,6 +836,103 @@ class IRosterTests(RosterTestCase):
         self.assertEqual(len(self.module.getItems("alice").result), 1)
 
 
+class _CountingMapStore:
+    """
+    A map store that counts the reads that reach it.
+    """
+
+    def __init__(self, store):
+        self._store = store
+        self.reads = 0
+
+    def get(self, user, key):
+        self.reads += 1
+        return self._store.get(user, key)
+
+    def items(self, user):
+        self.reads += 1
+        return self._store.items(user)
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+class OnlineRosterTests(RosterTestCase):
+    """
+    The roster of an account with a bound session is kept in memory, so
+    that presence broadcasts and probes do not read storage each time; it
+    follows every change the module stores and is dropped with the
+    account's last session.
+    """
+
+    def setUp(self):
+        RosterTestCase.setUp(self)
+        self.store = self.module._items = _CountingMapStore(self.module._items)
+
+    @defer.inlineCallbacks
+    def test_readsFromMemoryWhileOnline(self):
+        yield self.module.updateSubscription("alice", ROMEO, subscription="both")
+        self.assertEqual(self.successResultOf(self.module.getItems("alice")),
+                         [RosterItem(ROMEO, subscription="both")])
+        reads = self.store.reads
+        for _ in range(3):
+            self.assertEqual(self.successResultOf(self.module.getItem("alice", ROMEO)),
+                             RosterItem(ROMEO, subscription="both"))
+            self.assertEqual(len(self.successResultOf(self.module.getItems("alice"))), 1)
+        self.assertEqual(self.store.reads, reads)
+
+    @defer.inlineCallbacks
+    def test_followsChanges(self):
+        """
+        Roster sets, subscription updates and removals show in memory.
+        """
+        self.successResultOf(self.module.getItems("alice"))
+        self.rosterSet(self.home, itemXML(NURSE, "Nurse"))
+        yield self.module.updateSubscription("alice", ROMEO, subscription="to")
+        self.assertEqual(sorted(self.successResultOf(self.module.getItems("alice")),
+                                key=lambda item: item.jid.full),
+                         [RosterItem(NURSE, "Nurse"), RosterItem(ROMEO, subscription="to")])
+        yield self.module.removeItem("alice", ROMEO)
+        self.assertIsNone(self.successResultOf(self.module.getItem("alice", ROMEO)))
+        self.assertEqual(self.successResultOf(self.module.getItems("alice")),
+                         [RosterItem(NURSE, "Nurse")])
+
+    @defer.inlineCallbacks
+    def test_droppedWithLastSession(self):
+        """
+        The roster stays in memory while any resource is bound, and is
+        read from storage again once the account is offline.
+        """
+        yield self.module.updateSubscription("alice", ROMEO, subscription="from")
+        self.successResultOf(self.module.getItems("alice"))
+        self.sessions.unbind(self.home)
+        self.assertIsNotNone(self.module._online.get("alice"))
+        self.sessions.unbind(self.phone)
+        self.assertIsNone(self.module._online.get("alice"))
+        reads = self.store.reads
+        self.assertEqual(self.successResultOf(self.module.getItem("alice", ROMEO)),
+                         RosterItem(ROMEO, subscription="from"))
+        self.assertEqual(self.store.reads, reads + 1)
+        self.assertIsNone(self.module._online.get("alice"))
+
+    def test_offlineAccountNotKept(self):
+        self.assertEqual(self.successResultOf(self.module.getItems("carol")), [])
+        self.assertIsNone(self.module._online.get("carol"))
+
+    def test_loadedOnBind(self):
+        """
+        Binding an account's first session loads its roster.
+        """
+        self.bind("dave@example.org", "laptop")
+        self.assertEqual(self.module._online.get("dave"), {})
+
+    @defer.inlineCallbacks
+    def test_accountRemoved(self):
+        yield self.module.updateSubscription("alice", ROMEO, subscription="none")
+        self.host.events.fireAll(ACCOUNT_REMOVED, "alice")
+        self.assertEqual(self.successResultOf(self.module.getItems("alice")), [])
+
+
 class ConcurrencyTests(RosterTestCase):
     """
     Concurrent changes of one roster are serialised per account, so none

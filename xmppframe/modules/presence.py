@@ -94,12 +94,19 @@ def unavailablePresence(sessions, account, to):
             for session in availableSessions(sessions, account)]
 
 
-async def accountExists(host, user):
+async def accountExists(host, user, sessions=None, account=None):
     """
     Whether C{user} has an account on C{host} (RFC 6121 §8.5.1 treats
     stanzas to a missing account differently).  A host without an account
     provider (an embedded or test host) has every account.
+
+    @param sessions: the L{xmppframe.interfaces.ISessionManager}, with
+        C{account}, the account's bare JID: an account with a bound
+        session exists, so storage is not asked (probes and subscription
+        stanzas to online accounts are frequent).
     """
+    if sessions is not None and account is not None and sessions.sessionsFor(account):
+        return True
     auth = host.auth
     if auth is None:
         return True
@@ -303,7 +310,8 @@ class PresenceModule(Module):
         probeID = probe.get("id")
         if prober.bare == account:
             authorized = True
-        elif not await accountExists(self.api.host, target.localpart):
+        elif not await accountExists(self.api.host, target.localpart,
+                                     self.api.sessions, account):
             # §8.5.1: ignore, or say unsubscribed; the latter ends a stale
             # subscription at the prober's server.
             route(makeStanza("presence", from_=account, to=prober, type="unsubscribed",

@@ -348,7 +348,8 @@ class UserPrivacy:
 
     @property
     def ready(self):
-        return self.roster is not None or not self.needsRoster
+        # Most accounts have no lists: answered without walking any.
+        return self.roster is not None or not self.lists or not self.needsRoster
 
     @property
     def defaultList(self):

@@ -41,7 +41,8 @@ from twisted.internet import defer
 from xmppframe.config import ModuleOption, atLeast
 from xmppframe.errors import StanzaError
 from xmppframe.events import (
-    ACCOUNT_REMOVED, ROSTER_CHANGED, RosterChange, iqEvent, iqResponseEvent)
+    ACCOUNT_REMOVED, ROSTER_CHANGED, SESSION_BOUND, SESSION_ENDED, RosterChange, iqEvent,
+    iqResponseEvent)
 from xmppframe.interfaces import IRoster
 from xmppframe.jid import InvalidJID, JIDCache
 from xmppframe.keyedqueue import KeyedQueue
@@ -176,6 +177,53 @@ class _Version:
         self.removed = [(other, number) for other, number in self.removed if other != jid]
 
 
+class _OnlineRosters:
+    """
+    The rosters of the accounts with a bound session, in memory: presence
+    reads the sender's roster for every broadcast and the probed
+    account's item for every probe, and these reads would otherwise each
+    go to storage.
+
+    The roster module owns it: an account's items are loaded when its
+    first session is bound (or on first use while online), kept current by
+    the module's own writes (every roster write goes through the module,
+    under the account's lock, and so does every load), and dropped when
+    the account's last session ends.  Each entry maps the contact's bare
+    JID text to its immutable L{RosterItem}, in storage order.
+    """
+
+    __slots__ = ("_rosters",)
+
+    def __init__(self):
+        self._rosters = {}
+
+    def get(self, user):
+        """
+        @return: C{user}'s items (contact text -> L{RosterItem}), or
+            C{None} if they are not in memory.
+        """
+        return self._rosters.get(user)
+
+    def install(self, user, items):
+        self._rosters[user] = items
+
+    def changed(self, user, contact, item):
+        """
+        Follow a stored change: C{item} is C{contact}'s new item, or
+        C{None} if it was removed.
+        """
+        items = self._rosters.get(user)
+        if items is None:
+            return
+        if item is None:
+            items.pop(contact.full, None)
+        else:
+            items[contact.full] = item
+
+    def drop(self, user):
+        self._rosters.pop(user, None)
+
+
 def _itemFromStored(jid, value):
     return RosterItem(
         jid=jid, name=value.get("name") or None, groups=tuple(value.get("groups") or ()),
@@ -237,6 +285,7 @@ class RosterModule(Module):
     def __init__(self, api):
         Module.__init__(self, api)
         self._locks = KeyedQueue()
+        self._online = _OnlineRosters()
         self._items = None
         self._versions = None
         jids = getattr(api.router, "jids", None)
@@ -260,6 +309,8 @@ class RosterModule(Module):
         # with its own bare JID: both are the 'self' target.
         self.api.hook(iqResponseEvent("self"), self._onPushAnswer)
         self.api.hook(ACCOUNT_REMOVED, self._onAccountRemoved)
+        self.api.hook(SESSION_BOUND, self._onSessionBound)
+        self.api.hook(SESSION_ENDED, self._onSessionEnded)
         self.api.addStreamResponder(RosterVersioningFeature())
 
     # IRoster
@@ -267,18 +318,87 @@ class RosterModule(Module):
     # Contacts may be given as JIDs or strings; a bad one fails the
     # returned Deferred (InvalidJID), like every other error here.
 
+    # An online account's roster is answered from memory (L{_OnlineRosters}).
+
     def getItem(self, user, contact):
+        items = self._online.get(user)
+        if items is not None:
+            try:
+                contact = self._contact(contact)
+            except InvalidJID:
+                return defer.fail()
+            return defer.succeed(items.get(contact.full))
         return defer.ensureDeferred(self._getItem(user, contact))
 
     async def _getItem(self, user, contact):
         contact = self._contact(contact)
+        if self._isOnline(user):
+            items = await self._loadOnline(user)
+            if items is not None:
+                return items.get(contact.full)
         stored = await self._items.get(user, contact.full)
         return None if stored is None else _itemFromStored(contact, stored)
 
     def getItems(self, user):
+        items = self._online.get(user)
+        if items is not None:
+            return defer.succeed(list(items.values()))
+        if self._isOnline(user):
+            d = self._loadOnline(user)
+            d.addCallback(self._itemsAfterLoad, user)
+            return d
+        return self._readItems(user)
+
+    def _itemsAfterLoad(self, items, user):
+        if items is None:
+            return self._readItems(user)
+        return list(items.values())
+
+    def _readItems(self, user):
         d = self._items.items(user)
         d.addCallback(lambda entries: [item for item, _ in self._decodeAll(user, entries)])
         return d
+
+    # Online accounts' rosters in memory
+
+    def _isOnline(self, user):
+        return bool(self.api.sessions.sessionsFor(self._accountJID(user)))
+
+    def _loadOnline(self, user):
+        """
+        Load C{user}'s roster into memory, under the account's lock so that
+        no write runs meanwhile.
+
+        @return: a Deferred firing with the items in memory, or C{None} if
+            the account went offline before they were read.
+        """
+        return self._locks.run(user, self._loadOnlineLocked, user)
+
+    async def _loadOnlineLocked(self, user):
+        items = self._online.get(user)
+        if items is not None:
+            return items
+        entries = await self._items.items(user)
+        if not self._isOnline(user):
+            return None
+        items = {item.jid.full: item for item, _ in self._decodeAll(user, entries)}
+        self._online.install(user, items)
+        return items
+
+    def _onSessionBound(self, session):
+        user = session.jid.localpart
+        if user is None or self._online.get(user) is not None:
+            return
+        d = self._loadOnline(user)
+        d.addErrback(lambda failure: self.api.log.failure(
+            "could not load the roster of {user}", failure, user=user))
+
+    def _onSessionEnded(self, session):
+        jid = session.jid
+        if jid is None or jid.localpart is None:
+            return
+        if not self.api.sessions.sessionsFor(jid.bare):
+            self._online.drop(jid.localpart)
 
     def updateSubscription(self, user, contact, subscription=None, ask=None, approved=None):
         try:
@@ -369,6 +489,7 @@ class RosterModule(Module):
         C{contact} is now C{item} (C{None}: removed); called once the
         change is stored.
         """
+        self._online.changed(user, contact, item)
         self.api.host.events.fireAll(ROSTER_CHANGED, RosterChange(user, contact, item))
 
     # Roster pushes (RFC 6121 §2.1.6)
@@ -648,6 +769,7 @@ class RosterModule(Module):
             self._cancelSubscriptions(account, item)
         await self._items.clear(user)
         await self._versions.delete(user)
+        self._online.drop(user)
         for item in items:
             self._changed(user, item.jid, None)
 

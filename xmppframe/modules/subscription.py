@@ -322,7 +322,7 @@ class SubscriptionModule(Module):
 
     async def _processInbound(self, stanza, type, contact, account):
         user = account.localpart
-        if not await accountExists(self.api.host, user):
+        if not await accountExists(self.api.host, user, self.api.sessions, account):
             # §8.5.1: silently ignored.
             return
         item, old = await self._state(user, contact)
