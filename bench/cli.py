@@ -11,6 +11,7 @@ import argparse
 import datetime
 import os
 import platform
+import shutil
 import subprocess
 import sys
 
@@ -42,6 +43,9 @@ def _parser(compare):
                         help="messages per second of the fixed-rate chat phase (default 2000)")
     parser.add_argument("--workers", type=int, default=2,
                         help="load generator processes (default 2)")
+    parser.add_argument("--profile", metavar="DIR", default=None,
+                        help="record a py-spy profile of the server during each measured "
+                             "phase into DIR (needs py-spy)")
     return parser
 
 
@@ -76,6 +80,8 @@ def main(argv, compare):
     parser = _parser(compare)
     arguments = parser.parse_args(argv)
     _checkEnvironment(parser)
+    if arguments.profile is not None and shutil.which("py-spy") is None:
+        parser.exit(2, "%s: --profile needs py-spy (pip install py-spy)\n" % (parser.prog,))
     for name in ("clients", "idle_clients", "presence_clients", "contacts", "duration",
                  "rate", "workers"):
         _positive(parser, "--" + name.replace("_", "-"), getattr(arguments, name))
@@ -85,7 +91,8 @@ def main(argv, compare):
         options = scenarios.Options(
             clients=arguments.clients, idleClients=arguments.idle_clients,
             presenceClients=arguments.presence_clients, workers=arguments.workers,
-            duration=arguments.duration, rate=arguments.rate, contacts=arguments.contacts)
+            duration=arguments.duration, rate=arguments.rate, contacts=arguments.contacts,
+            profile=arguments.profile)
     names = arguments.scenario or list(scenarios.SCENARIOS)
     out = sys.stdout
 

@@ -32,6 +32,7 @@ import time
 
 import loadgen
 import targets
+from profiler import Profiler
 
 __all__ = ["SCENARIOS", "Options", "runScenarios"]
 
@@ -44,7 +45,7 @@ class Options:
     """
 
     def __init__(self, clients=1000, idleClients=None, workers=2, duration=10.0, rate=2000,
-                 contacts=50, presenceClients=None, smoke=False):
+                 contacts=50, presenceClients=None, smoke=False, profile=None):
         self.clients = clients
         self.idleClients = idleClients or clients
         self.presenceClients = presenceClients or clients
@@ -53,6 +54,8 @@ class Options:
         self.rate = rate
         self.contacts = contacts
         self.smoke = smoke
+        #: A directory for py-spy profiles of each measured phase, or None.
+        self.profile = profile
 
     @classmethod
     def forSmoke(cls):
@@ -137,10 +140,11 @@ class Run:
     generator, and the figures gathered.
     """
 
-    def __init__(self, target, generator, report):
+    def __init__(self, target, generator, report, profiler=None):
         self.target = target
         self.generator = generator
         self.report = report
+        self.profiler = profiler
 
     def measure(self, commands):
         """
@@ -148,11 +152,17 @@ class Run:
 
         @return: C{(serverCPUSeconds, wallSeconds, results)}.
         """
+        if self.profiler is not None:
+            self.profiler.start(self.target.pid)
         before = self.target.sample()
         wall = time.monotonic()
-        results = self.generator.each(commands)
-        wall = time.monotonic() - wall
-        after = self.target.sample()
+        try:
+            results = self.generator.each(commands)
+        finally:
+            wall = time.monotonic() - wall
+            after = self.target.sample()
+            if self.profiler is not None:
+                self.profiler.stop()
         busiest = max(r["cpu"] / r["wall"] for r in results if r["wall"] > 0)
         self.report("loadgen_cpu_pct", round(100 * busiest, 1))
         self.report("server_cpu_pct", round(100 * (after.cpu - before.cpu) / wall, 1))
@@ -313,7 +323,13 @@ def runScenarios(targetClass, names, options, emit):
         try:
             target.start()
             generator = LoadGenerator(target, options.workers)
-            function(Run(target, generator, report), options)
+            profiler = None
+            if options.profile is not None:
+                profiler = Profiler(options.profile, "%s-%s" % (target.name, name))
+            function(Run(target, generator, report, profiler), options)
+            if profiler is not None:
+                for path in profiler.written:
+                    emit(target.name, name, "profile", path)
             for figure in ("loadgen_cpu_pct", "server_cpu_pct"):
                 if figure in mine:
                     emit(target.name, name, figure, mine[figure])
