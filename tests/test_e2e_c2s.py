@@ -64,7 +64,7 @@ class ClientToServerTests(ClientTestCase):
             self.assertIsNotNone(failure)
             self.assertFalse(mallory.sessionStarted.done())
             self.assertEqual(self.server.server.sessions.sessionsFor(
-                self.server.server.router.jids.parse("alice@localhost")), [])
+                self.server.server.router.jids.parse("alice@localhost")), ())
         return asDeferred(scenario())
 
     def test_spoofedFrom(self):

@@ -190,7 +190,7 @@ class ServerPingTests(PingTestCase):
         self.clock.advance(1)
         self.assertEqual(self.juliet.closed[0], "connection-timeout")
         self.assertEqual(self.module.pending, 0)
-        self.assertEqual(self.sessions.sessionsFor(self.juliet.jid.bare), [])
+        self.assertEqual(self.sessions.sessionsFor(self.juliet.jid.bare), ())
 
     def test_otherDataCounts(self):
         """

@@ -81,7 +81,7 @@ class SessionManagerTests(unittest.TestCase):
         self.assertFalse(new.replaced)
         self.assertIsNone(new.closed)
         self.assertIs(self.manager.sessionFor(full), new)
-        self.assertEqual(self.manager.sessionsFor(full.bare), [new])
+        self.assertEqual(self.manager.sessionsFor(full.bare), (new,))
         self.assertEqual(len(self.manager), 1)
 
     def test_conflictOldUnbindLeavesNew(self):
@@ -114,7 +114,7 @@ class SessionManagerTests(unittest.TestCase):
         full = self.manager.bind(session, "home")
         self.manager.unbind(session)
         self.assertIsNone(self.manager.sessionFor(full))
-        self.assertEqual(self.manager.sessionsFor(full.bare), [])
+        self.assertEqual(self.manager.sessionsFor(full.bare), ())
         self.assertEqual(len(self.manager), 0)
         self.assertEqual(list(self.manager.allSessions()), [])
 
@@ -143,15 +143,25 @@ class SessionManagerTests(unittest.TestCase):
         self.manager.bind(b, "b")
         self.manager.bind(other, "a")
         self.manager.bind(c, "c")
-        self.assertEqual(self.manager.sessionsFor(parseJID("alice@example.org")), [a, b, c])
-        self.assertEqual(self.manager.sessionsFor(parseJID("bob@example.org")), [other])
-        self.assertEqual(self.manager.sessionsFor(parseJID("carol@example.org")), [])
+        self.assertEqual(self.manager.sessionsFor(parseJID("alice@example.org")), (a, b, c))
+        self.assertEqual(self.manager.sessionsFor(parseJID("bob@example.org")), (other,))
+        self.assertEqual(self.manager.sessionsFor(parseJID("carol@example.org")), ())
 
-    def test_sessionsForIsACopy(self):
+    def test_sessionsForIsASnapshot(self):
+        """
+        The answer is a tuple, which callers cannot change and which later
+        binds and unbinds leave as it was: code may iterate over it while
+        sending, even if a send ends a session.
+        """
         session = self.session()
         full = self.manager.bind(session, "home")
-        self.manager.sessionsFor(full.bare).clear()
-        self.assertEqual(self.manager.sessionsFor(full.bare), [session])
+        answer = self.manager.sessionsFor(full.bare)
+        self.assertIsInstance(answer, tuple)
+        other = self.session()
+        self.manager.bind(other, "work")
+        self.manager.unbind(session)
+        self.assertEqual(answer, (session,))
+        self.assertEqual(self.manager.sessionsFor(full.bare), (other,))
 
     def test_sessionForUnknown(self):
         self.manager.bind(self.session(), "home")
@@ -210,7 +220,7 @@ class SessionManagerTests(unittest.TestCase):
         self.host.events.hook(SESSION_ENDED, onEnded)
         self.host.events.hook(SESSION_BOUND, onBound)
         self.manager.bind(new, "home")
-        self.assertEqual(order, [("ended", old, True, []), ("bound", new)])
+        self.assertEqual(order, [("ended", old, True, ()), ("bound", new)])
         self.manager.unbind(new)
         self.assertEqual(self.ended, [old, new])
 

@@ -152,13 +152,18 @@ class Router:
         stanza.set("from", sender.full)
         self._dispatch(origin, stanza, kind, type, sender)
 
-    def route(self, stanza):
+    def route(self, stanza, to=None, sender=None):
         """
         Deliver a stanza the server made; its C{from} is trusted.
+
+        @param to: the prepared JID of the stanza's C{to}, and
+        @param sender: that of its C{from}, when the caller has them (a
+            broadcast to a roster does, for every copy): they are then not
+            parsed again.  They must be the stanza's own addresses.
         """
-        kind = _localName(stanza.tag)
-        sender = self.jids.parse(stanza.get("from"))
-        self._dispatch(None, stanza, kind, stanza.get("type"), sender)
+        if sender is None:
+            sender = self.jids.parse(stanza.get("from"))
+        self._dispatch(None, stanza, _localName(stanza.tag), stanza.get("type"), sender, to)
 
     # Dispatch
 
@@ -169,9 +174,8 @@ class Router:
             return type in _PRESENCE_TYPES
         return type in _IQ_TYPES
 
-    def _dispatch(self, origin, stanza, kind, type, sender):
-        toText = stanza.get("to")
-        to = None
+    def _dispatch(self, origin, stanza, kind, type, sender, to=None):
+        toText = None if to is not None else stanza.get("to")
         if toText is not None:
             try:
                 to = self.jids.parse(toText)
@@ -362,9 +366,13 @@ class Router:
         groupchat to none.
         """
         if type == "groupchat":
-            return []
-        candidates = [s for s in self.sessions.sessionsFor(bare)
-                      if s.available and s.priority >= 0]
+            return ()
+        sessions = self.sessions.sessionsFor(bare)
+        if len(sessions) == 1:
+            # The usual case, answered without building lists.
+            session = sessions[0]
+            return sessions if session.available and session.priority >= 0 else ()
+        candidates = [s for s in sessions if s.available and s.priority >= 0]
         if not candidates or type == "headline":
             return candidates
         best = max(s.priority for s in candidates)

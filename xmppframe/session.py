@@ -32,6 +32,10 @@ class SessionManager:
     def __init__(self):
         # bare JID -> {resource: session}, in bind order (dicts keep it).
         self._byBare = {}
+        # bare JID -> tuple of its sessions, in bind order: what
+        # sessionsFor answers, built on bind and unbind rather than on each
+        # of the several lookups every routed stanza makes.
+        self._tuples = {}
 
     def bind(self, session, resource):
         """
@@ -49,13 +53,16 @@ class SessionManager:
         if previous is not None and previous is not session:
             # The replaced session ends here, before its successor is in
             # the table, so that SESSION_ENDED handlers see it go.
+            self._tuples[bare] = tuple(resources.values())
             self._log.info("{jid} replaced by a new session (conflict)", jid=full)
             previous.replaced = True
             previous.close("conflict", "Replaced by new connection")
             if previous.host is not None:
                 previous.host.events.fireAll(SESSION_ENDED, previous)
         session.jid = full
-        self._byBare.setdefault(bare, {})[full.resource] = session
+        resources = self._byBare.setdefault(bare, {})
+        resources[full.resource] = session
+        self._tuples[bare] = tuple(resources.values())
         if session.host is not None:
             session.host.events.fireAll(SESSION_BOUND, session)
         return full
@@ -68,8 +75,11 @@ class SessionManager:
         if not resources or resources.get(jid.resource) is not session:
             return
         del resources[jid.resource]
-        if not resources:
+        if resources:
+            self._tuples[jid.bare] = tuple(resources.values())
+        else:
             del self._byBare[jid.bare]
+            del self._tuples[jid.bare]
         if session.host is not None:
             session.host.events.fireAll(SESSION_ENDED, session)
 
@@ -80,10 +90,7 @@ class SessionManager:
         return resources.get(fullJID.resource)
 
     def sessionsFor(self, bareJID):
-        resources = self._byBare.get(bareJID)
-        if resources is None:
-            return []
-        return list(resources.values())
+        return self._tuples.get(bareJID, ())
 
     def allSessions(self):
         for resources in list(self._byBare.values()):

@@ -186,14 +186,14 @@ class OfflineModule(Module):
             return None
         user = event.to.localpart
         receiving = any(_receives(s) for s in self.api.sessions.sessionsFor(event.to.bare))
-        if isChatStateOnly(event.stanza):
-            # Delivered if someone can take it, else dropped: never stored.
-            return None if receiving else True
         # While the account's queue is busy (stored messages being
         # delivered, or a message being stored) a new message must not
         # overtake what is queued, so it is queued too.
         if receiving and not self._queues.busy(user):
             return None
+        if isChatStateOnly(event.stanza):
+            # Delivered if someone can take it, else dropped: never stored.
+            return None if receiving else True
         when = self.api.reactor.seconds()
         payload = self._stampedCopy(event.stanza, when)
         d = self._queues.run(user, self._store, event, user, payload, when)

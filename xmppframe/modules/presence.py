@@ -38,7 +38,6 @@ stanza the router handed over is never changed.  One roster read serves
 each broadcast.  Subscription stanzas are the L{subscription} module's.
 """
 
-from copy import deepcopy
 from weakref import WeakSet
 
 from twisted.internet import defer
@@ -57,11 +56,16 @@ def addressed(stanza, to, from_=None):
     the one way presence is readdressed here, so that a stanza other code
     still holds is never changed.
     """
-    copy = deepcopy(stanza)
-    copy.tail = None
+    # The element's own copy method: copy.deepcopy's dispatch and memo
+    # cost more than the copy itself, and a broadcast makes one per contact.
+    copy = stanza.__copy__()
+    if copy.tail is not None:
+        copy.tail = None
     copy.set("to", str(to))
     if from_ is not None:
-        copy.set("from", str(from_))
+        from_ = str(from_)
+        if copy.get("from") != from_:
+            copy.set("from", from_)
     return copy
 
 
@@ -181,7 +185,7 @@ class PresenceModule(Module):
         route = self.api.router.route
         for item in items:
             if item.subscribedFrom:
-                route(addressed(presence, item.jid, sender))
+                route(addressed(presence, item.jid, sender), item.jid, sender)
         for item in items:
             if item.subscribedTo:
                 route(makeStanza("presence", from_=account, to=item.jid, type="probe"))
@@ -209,9 +213,10 @@ class PresenceModule(Module):
 
     async def _updateToContacts(self, sender, presence):
         items = await self.roster.getItems(sender.localpart)
+        route = self.api.router.route
         for item in items:
             if item.subscribedFrom:
-                self.api.router.route(addressed(presence, item.jid, sender))
+                route(addressed(presence, item.jid, sender), item.jid, sender)
 
     def _onSessionEnded(self, session):
         """
@@ -251,7 +256,7 @@ class PresenceModule(Module):
             for item in await self.roster.getItems(sender.localpart):
                 if item.subscribedFrom:
                     subscribers.add(item.jid)
-                    route(addressed(presence, item.jid, sender))
+                    route(addressed(presence, item.jid, sender), item.jid, sender)
         for jid in directed:
             if jid.bare not in subscribers and jid.bare != sender.bare:
                 route(addressed(presence, jid, sender))
