@@ -163,6 +163,38 @@ class SessionManagerTests(unittest.TestCase):
         self.assertEqual(answer, (session,))
         self.assertEqual(self.manager.sessionsFor(full.bare), (other,))
 
+    def test_knownJID(self):
+        """
+        The exact text of a bound full JID, and of the bare JID of an
+        account with a bound session, maps to the prepared JID; anything
+        else (another spelling, an unbound resource) is left to the JID
+        cache.
+        """
+        home, work = self.session(), self.session()
+        homeJID = self.manager.bind(home, "home")
+        workJID = self.manager.bind(work, "work")
+        self.assertIs(self.manager.knownJID("alice@example.org/home"), homeJID)
+        self.assertEqual(self.manager.knownJID("alice@example.org"), homeJID.bare)
+        self.assertIsNone(self.manager.knownJID("Alice@example.org/home"))
+        self.assertIsNone(self.manager.knownJID("alice@example.org/phone"))
+        self.manager.unbind(home)
+        self.assertIsNone(self.manager.knownJID("alice@example.org/home"))
+        self.assertEqual(self.manager.knownJID("alice@example.org"), workJID.bare)
+        self.manager.unbind(work)
+        self.assertIsNone(self.manager.knownJID("alice@example.org"))
+
+    def test_knownJIDAfterConflict(self):
+        """
+        A session replaced by one with the same full JID (RFC 6120
+        §7.7.2.2) leaves the JID known for its successor.
+        """
+        old, new = self.session(), self.session()
+        self.manager.bind(old, "home")
+        full = self.manager.bind(new, "home")
+        self.assertEqual(self.manager.knownJID("alice@example.org/home"), full)
+        self.manager.unbind(old)
+        self.assertEqual(self.manager.knownJID("alice@example.org/home"), full)
+
     def test_sessionForUnknown(self):
         self.manager.bind(self.session(), "home")
         self.assertIsNone(self.manager.sessionFor(parseJID("alice@example.org/work")))

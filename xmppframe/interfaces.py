@@ -96,6 +96,15 @@ class ISessionManager(Interface):
             sessions of the account C{bareJID}, in bind order.
         """
 
+    def knownJID(text):
+        """
+        @return: the prepared L{JID} whose text is exactly C{text} if it is
+            the full JID of a bound session or the bare JID of an account
+            with one, else C{None}.  The router looks addresses up here
+            before preparing them (RFC 7622), since most stanzas are
+            addressed to a bound session or its account.
+        """
+
     def allSessions():
         """
         @return: an iterable of every bound session.

@@ -162,7 +162,8 @@ class Router:
             parsed again.  They must be the stanza's own addresses.
         """
         if sender is None:
-            sender = self.jids.parse(stanza.get("from"))
+            fromText = stanza.get("from")
+            sender = self.sessions.knownJID(fromText) or self.jids.parse(fromText)
         self._dispatch(None, stanza, _localName(stanza.tag), stanza.get("type"), sender, to)
 
     # Dispatch
@@ -177,11 +178,13 @@ class Router:
     def _dispatch(self, origin, stanza, kind, type, sender, to=None):
         toText = None if to is not None else stanza.get("to")
         if toText is not None:
-            try:
-                to = self.jids.parse(toText)
-            except InvalidJID as e:
-                self._bounce(origin, stanza, StanzaError("jid-malformed", text=str(e)))
-                return
+            to = self.sessions.knownJID(toText)
+            if to is None:
+                try:
+                    to = self.jids.parse(toText)
+                except InvalidJID as e:
+                    self._bounce(origin, stanza, StanzaError("jid-malformed", text=str(e)))
+                    return
         if sender.localpart is not None:
             senderHost = self._hosts.get(sender.domain)
             if senderHost is not None:

@@ -36,6 +36,11 @@ class SessionManager:
         # sessionsFor answers, built on bind and unbind rather than on each
         # of the several lookups every routed stanza makes.
         self._tuples = {}
+        # The text of each bound full JID and of its bare JID -> the JID:
+        # the addresses most stanzas carry, found without preparing them
+        # again (a bounded JID cache would thrash once more sessions are
+        # bound than it holds).
+        self._known = {}
 
     def bind(self, session, resource):
         """
@@ -63,6 +68,8 @@ class SessionManager:
         resources = self._byBare.setdefault(bare, {})
         resources[full.resource] = session
         self._tuples[bare] = tuple(resources.values())
+        self._known[full.full] = full
+        self._known[bare.full] = bare
         if session.host is not None:
             session.host.events.fireAll(SESSION_BOUND, session)
         return full
@@ -75,11 +82,13 @@ class SessionManager:
         if not resources or resources.get(jid.resource) is not session:
             return
         del resources[jid.resource]
+        self._known.pop(jid.full, None)
         if resources:
             self._tuples[jid.bare] = tuple(resources.values())
         else:
             del self._byBare[jid.bare]
             del self._tuples[jid.bare]
+            self._known.pop(jid.bare.full, None)
         if session.host is not None:
             session.host.events.fireAll(SESSION_ENDED, session)
 
@@ -91,6 +100,9 @@ class SessionManager:
 
     def sessionsFor(self, bareJID):
         return self._tuples.get(bareJID, ())
+
+    def knownJID(self, text):
+        return self._known.get(text)
 
     def allSessions(self):
         for resources in list(self._byBare.values()):
