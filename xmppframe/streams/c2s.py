@@ -306,8 +306,10 @@ class C2SStream(Protocol):
         self.authenticated = username
         self.saslMechanism = mechanism
         self.jid = makeJID(username, self.host.name)
-        self._log.info("c2s {peer} authenticated as {jid} with {mechanism}",
-                       peer=self.peerHost, jid=self.jid, mechanism=mechanism)
+        # The info line comes with the binding, which names the mechanism:
+        # one line per login rather than two.
+        self._log.debug("c2s {peer} authenticated as {jid} with {mechanism}",
+                        peer=self.peerHost, jid=self.jid, mechanism=mechanism)
         self._restart()
 
     def bindResource(self, resource):
@@ -315,7 +317,8 @@ class C2SStream(Protocol):
         timer = self._timers.pop("auth", None)
         if timer is not None and timer.active():
             timer.cancel()
-        self._log.info("c2s {peer} bound {jid}", peer=self.peerHost, jid=full)
+        self._log.info("c2s {peer} bound {jid} (authenticated with {mechanism})",
+                       peer=self.peerHost, jid=full, mechanism=self.saslMechanism)
         return full
 
     def _restart(self):
