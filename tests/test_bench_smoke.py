@@ -64,3 +64,33 @@ class BenchSmokeTests(unittest.TestCase):
         self.assertEqual(result.returncode, 2)
         self.assertIn("--clients must be greater than 0", result.stderr)
         self.assertNotIn("Traceback", result.stderr)
+
+    def test_pipeline(self):
+        """
+        C{bench/pipeline} (in-process, no sockets) runs with small numbers
+        and prints its figures.
+        """
+        result = subprocess.run(
+            [sys.executable, os.path.join(ROOT, "bench", "pipeline"), "--users", "12",
+             "--contacts", "5", "--messages", "200", "--updates", "20"],
+            capture_output=True, text=True, cwd=ROOT, timeout=60, stdin=subprocess.DEVNULL)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        figures = dict(_LINE.match(line).groups() for line in result.stdout.splitlines()
+                       if _LINE.match(line))
+        for name in ("pipeline_us_per_msg", "pipeline_us_per_presence_deliv"):
+            float(figures[name])
+        # Every update reaches the 5 contacts and the sender's own session.
+        self.assertEqual(float(figures["pipeline_deliveries_per_update"]), 6.0)
+
+    def test_profileNeedsPySpy(self):
+        """
+        C{--profile} without py-spy on the PATH is a usage error.
+        """
+        env = dict(os.environ, PATH="/nonexistent")
+        result = subprocess.run(
+            [sys.executable, os.path.join(ROOT, "bench", "run"), "--smoke", "--profile",
+             self.mktemp()],
+            capture_output=True, text=True, cwd=ROOT, timeout=60, stdin=subprocess.DEVNULL,
+            env=env)
+        self.assertEqual(result.returncode, 2, result.stdout + result.stderr)
+        self.assertIn("needs py-spy", result.stderr)
