@@ -1,5 +1,5 @@
 """
-Tests for L{xmppframe.streams.c2s.writeStanza}: stanzas written at once on
+Tests for L{xmppframe.streams.write.writeStanza}: stanzas written at once on
 a plain TCP connection with an empty buffer, in order either way.
 """
 
@@ -7,7 +7,7 @@ from twisted.internet import defer, protocol, reactor
 from twisted.internet.testing import StringTransport
 from twisted.trial import unittest
 
-from xmppframe.streams.c2s import writeStanza
+from xmppframe.streams.write import writeStanza
 
 
 class _Collect(protocol.Protocol):

@@ -14,7 +14,6 @@ from lxml import etree
 from zope.interface import implementer
 
 from twisted.internet.protocol import Factory, Protocol
-from twisted.internet.tcp import Connection
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
@@ -23,6 +22,7 @@ from xmppframe.interfaces import IClientSession
 from xmppframe.jid import makeJID
 from xmppframe.streams.negotiation import BindResponder, SASLResponder, StartTLSResponder
 from xmppframe.streams.tls import tlsConnectionOf
+from xmppframe.streams.write import writeStanza
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.parser import StreamParser
 from xmppframe.xml.stanza import iqResult, serialize, streamErrorBytes
@@ -43,30 +43,6 @@ def _versionTuple(text):
     except (AttributeError, ValueError):
         return None
 
-
-
-def writeStanza(transport, data):
-    """
-    Write C{data} to C{transport}, at once when that is possible.
-
-    Twisted buffers every write until the reactor's next turn, registering
-    the socket for writability and unregistering it once written: two
-    C{epoll_ctl} calls and a reactor turn per stanza, most of the cost of
-    delivering a chat message.  On a plain TCP connection whose buffer is
-    empty, the bytes go to the socket now (L{Connection.writeSomeData});
-    only what the kernel does not take is buffered as usual.  Anything
-    else (TLS, a non-empty buffer, a closing connection) takes Twisted's
-    ordinary path, so the order of bytes is kept.
-    """
-    if (isinstance(transport, Connection) and not transport.TLS
-            and transport.connected and not transport.disconnecting
-            and not transport.dataBuffer and not transport._tempDataBuffer):
-        written = transport.writeSomeData(data)
-        if isinstance(written, int):
-            if written == len(data):
-                return
-            data = data[written:]
-    transport.write(data)
 
 @implementer(IClientSession)
 class C2SStream(Protocol):
