@@ -391,6 +391,65 @@ class SQLiteStorageTests(StorageTestsMixin, unittest.TestCase):
         self.assertEqual(await storage.archive("h", "ar").query("alice"),
                          [ArchiveItem(itemId, 5.0, "bob@h", b"\x00\xff<x/>")])
 
+    async def test_smallReadsOnReactorThread(self):
+        """
+        With no write under way, small reads (a key, a user's map, a page of
+        an archive in id order) are answered at once on the reactor thread,
+        without the round trip to the database thread.
+        """
+        await self.storage.keyValue("h", "kv").set("alice", 1)
+        await self.storage.map("h", "m").set("alice", "k", 2)
+        archive = self.storage.archive("h", "ar")
+        itemId = await archive.append("alice", b"<x/>", when=5)
+        self.assertEqual(self.successResultOf(self.storage.keyValue("h", "kv").get("alice")), 1)
+        self.assertEqual(self.successResultOf(self.storage.map("h", "m").get("alice", "k")), 2)
+        self.assertEqual(self.successResultOf(self.storage.map("h", "m").items("alice")),
+                         {"k": 2})
+        self.assertEqual(self.successResultOf(archive.query("alice", limit=10)),
+                         [ArchiveItem(itemId, 5.0, None, b"<x/>")])
+        # A time range is sorted after its scan, however long: in the thread.
+        timeRange = archive.query("alice", start=1, limit=10)
+        self.assertNoResult(timeRange)
+        self.assertEqual(len(await timeRange), 1)
+
+    async def test_readAfterPendingWrite(self):
+        """
+        A read started while a write is under way sees that write: it waits
+        behind it in the database thread.
+        """
+        store = self.storage.keyValue("h", "kv")
+        await store.set("alice", 1)
+        write = store.set("alice", 2)
+        read = store.get("alice")
+        self.assertEqual(await read, 2)
+        await write
+        self.assertEqual(self.successResultOf(store.get("alice")), 2)
+
+    async def test_busyReaderFallsBackToThread(self):
+        """
+        If the reactor thread's connection finds the database busy, the read
+        goes to the database thread instead of waiting or failing.
+        """
+        await self.storage.map("h", "m").set("alice", "k", 3)
+        storage = self.storage
+
+        class BusyConnection:
+            def cursor(self):
+                raise sqlite3.OperationalError("database is locked")
+
+        reader, storage._reader = storage._reader, BusyConnection()
+        self.addCleanup(setattr, storage, "_reader", reader)
+        self.assertEqual(await storage.map("h", "m").items("alice"), {"k": 3})
+
+    async def test_readErrorTranslated(self):
+        """
+        A database error of a read on the reactor thread comes as
+        L{StorageError}, as one in the thread does.
+        """
+        def broken(cursor):
+            raise sqlite3.DatabaseError("disk image is malformed")
+        await self.assertFailure(self.storage.runRead(broken), StorageError)
+
     async def test_closeWaitsForPending(self):
         """
         close() lets the operations under way finish; later ones fail.

@@ -2,10 +2,20 @@
 The embedded default storage driver: one SQLite file.
 
 Why this shape:
-  - SQLite calls block, so they run in one thread of a
+  - Writes and anything whose size has no bound run in one thread of a
     L{twisted.enterprise.adbapi.ConnectionPool} with a single connection:
-    the reactor thread never waits on the disk, and one writer means no
-    lock contention inside the process.
+    the reactor thread never waits for a commit's fsync, and one writer
+    means no lock contention inside the process.
+  - Small reads (one key, one user's map, one page of an archive in id
+    order) run on the reactor thread, on a read-only connection of their
+    own, when no write is under way.  Such a read costs about 10 µs of CPU
+    where the trip to the database thread and back costs about 200 µs (two
+    thread wake-ups and the reactor's waker), and a login makes several.
+    In WAL mode a reader never waits for the writer or a checkpoint; if it
+    ever finds the database busy (another process recovering the WAL), it
+    falls back to the thread instead of waiting.  While a write is under
+    way, reads queue behind it in the thread, so a read always sees the
+    writes the same process started before it.
   - Durable before acknowledged: C{synchronous=FULL} and every operation
     runs as its own transaction that adbapi commits before the Deferred
     fires, so a stanza acknowledged to a client survives a power cut.
@@ -77,6 +87,10 @@ MIGRATIONS = (_createStores,)
 #: The schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)
 
+#: The largest archive page read on the reactor thread (see the module
+#: docstring); larger ones go to the database thread.
+SMALL_PAGE = 500
+
 #: Seconds a statement waits for another process's write lock.
 BUSY_TIMEOUT = 10.0
 
@@ -143,8 +157,12 @@ class SQLiteStorage:
         self._reactor = reactor
         self._migrations = tuple(migrations)
         self._pool = None
+        self._reader = None
         self._closing = False
         self._pending = set()
+        # Interactions (writes, or reads of any size) started and not yet
+        # settled: while there are any, reads go through the thread too.
+        self._writing = 0
 
     def open(self):
         """
@@ -171,7 +189,24 @@ class SQLiteStorage:
             cp_reactor=self._reactor, cp_noisy=False)
         d = self._run(self._pool.runInteraction, _migrate, self._migrations)
         d.addCallbacks(self._migrated, self._openFailed)
+        d.addCallback(lambda _: self._openReader())
         return d
+
+    def _openReader(self):
+        """
+        Connect the reactor thread's read-only connection (see the module
+        docstring).  An in-memory database is private to its connection, so
+        it has none and every read goes through the thread.
+        """
+        if self.path == ":memory:" or self._pool is None:
+            return
+        # timeout=0: a busy database is an error at once (and the read goes
+        # to the thread), never a wait on the reactor thread.
+        # isolation_level=None: each SELECT is its own read transaction, so it
+        # sees every commit before it.
+        reader = sqlite3.connect(self.path, timeout=0, isolation_level=None)
+        reader.execute("PRAGMA query_only=ON")
+        self._reader = reader
 
     def _makeDirectory(self):
         if self.path == ":memory:":
@@ -206,6 +241,9 @@ class SQLiteStorage:
         def disconnect(_):
             pool, self._pool = self._pool, None
             pool.close()
+            reader, self._reader = self._reader, None
+            if reader is not None:
+                reader.close()
 
         d = defer.gatherResults(pending)
         d.addCallback(disconnect)
@@ -232,11 +270,43 @@ class SQLiteStorage:
             as L{StorageError}.
         """
         if self._pool is None or self._closing:
-            return defer.fail(StorageError(
-                "the database %s is not open" % (self.path,)))
-        return self._run(self._pool.runInteraction, interaction, *args)
+            return self._notOpen()
+        self._writing += 1
+        return self._run(self._pool.runInteraction, interaction, *args, writing=True)
 
-    def _run(self, call, *args):
+    def runRead(self, interaction):
+        """
+        Run C{interaction(cursor)}, which only reads a bounded number of
+        rows, on the reactor thread when no write is under way, else in the
+        database thread after the writes (see the module docstring).
+
+        @return: a Deferred with its result (already fired when the read
+            ran here); database errors come as L{StorageError}.
+        """
+        if self._pool is None or self._closing:
+            return self._notOpen()
+        reader = self._reader
+        if reader is not None and not self._writing:
+            try:
+                cursor = reader.cursor()
+                try:
+                    result = interaction(cursor)
+                finally:
+                    cursor.close()
+            except sqlite3.OperationalError:
+                # Busy or locked (or any other trouble of this connection):
+                # the thread's connection waits as long as writes may.
+                pass
+            except Exception:
+                return defer.fail().addErrback(self._translate)
+            else:
+                return defer.succeed(result)
+        return self._run(self._pool.runInteraction, interaction)
+
+    def _notOpen(self):
+        return defer.fail(StorageError("the database %s is not open" % (self.path,)))
+
+    def _run(self, call, *args, writing=False):
         # close() waits on `done`, not on `d`, so that it never touches the
         # result the caller gets.
         done = defer.Deferred()
@@ -244,6 +314,8 @@ class SQLiteStorage:
         d = call(*args)
 
         def settled(result):
+            if writing:
+                self._writing -= 1
             self._pending.discard(done)
             done.callback(None)
             return result
@@ -276,6 +348,20 @@ def _interaction(method):
         def interaction(cursor):
             return method(self, cursor, *args)
         return self._storage.runInteraction(interaction)
+    run.__name__ = method.__name__
+    run.__wrapped__ = method
+    return run
+
+
+def _read(method):
+    """
+    Like L{_interaction}, for a C{method} that only reads a bounded number
+    of rows: it may run on the reactor thread (L{SQLiteStorage.runRead}).
+    """
+    def run(self, *args):
+        def interaction(cursor):
+            return method(self, cursor, *args)
+        return self._storage.runRead(interaction)
     run.__name__ = method.__name__
     return run
 
@@ -329,7 +415,7 @@ class _KeyValueStore(_Store):
     def keys(self):
         return self._keys()
 
-    @_interaction
+    @_read
     def _get(self, cursor, user):
         cursor.execute("SELECT value FROM kv WHERE host = ? AND store = ? AND user = ?",
                        (self._host, self._name, user))
@@ -389,7 +475,7 @@ class _MapStore(_Store):
         checkText("user", user)
         return self._clear(user)
 
-    @_interaction
+    @_read
     def _get(self, cursor, user, key):
         cursor.execute(
             "SELECT value FROM map WHERE host = ? AND store = ? AND user = ? AND key = ?",
@@ -411,7 +497,7 @@ class _MapStore(_Store):
             (self._host, self._name, user, key))
         return cursor.rowcount > 0
 
-    @_interaction
+    @_read
     def _items(self, cursor, user):
         cursor.execute("SELECT key, value FROM map WHERE host = ? AND store = ? AND user = ?",
                        (self._host, self._name, user))
@@ -460,6 +546,10 @@ class _ArchiveStore(_Store):
         if limit is not None:
             sql += " LIMIT ?"
             parameters.append(limit)
+        # A page in id order walks an index and stops at the limit; a time
+        # range is sorted by id after the scan, however long it is.
+        if limit is not None and limit <= SMALL_PAGE and start is None and end is None:
+            return self._queryPage(sql, parameters)
         return self._query(sql, parameters)
 
     @_checked
@@ -487,6 +577,8 @@ class _ArchiveStore(_Store):
         cursor.execute(sql, parameters)
         return [ArchiveItem(str(itemId), when, with_, bytes(payload))
                 for itemId, when, with_, payload in cursor.fetchall()]
+
+    _queryPage = _read(_query.__wrapped__)
 
     @_interaction
     def _count(self, cursor, user):
