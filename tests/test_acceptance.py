@@ -143,5 +143,8 @@ class NewUserTests(unittest.TestCase):
             self.assertIn("self-signed certificate", log)
             self.assertNotIn("Traceback", log)
             self.assertNotIn("wonderland", log)
+            # log_level defaults to info: each login's lines, no debug ones.
+            self.assertIn("bound bob@localhost/desk (authenticated with SCRAM-SHA-", log)
+            self.assertNotIn("#debug]", log)
 
         return asDeferred(scenario())

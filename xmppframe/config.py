@@ -30,6 +30,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from encodings import idna as _idna2003
 
+from xmppframe.logobserver import LOG_LEVELS
+
 __all__ = [
     "ConfigError", "Config", "StorageConfig", "AuthConfig", "C2SConfig", "RoutingConfig",
     "S2SConfig",
@@ -682,11 +684,13 @@ class Config(_Validated):
     @ivar path: the absolute path of the file it was read from, or C{None}
         for the built-in defaults.
     @ivar data_dir: the absolute path of the data directory.
+    @ivar log_level: the lowest level C{twistd xmppframe} writes to its log.
     @ivar hosts: the L{HostConfig}s, in file order; the first is the default
         host.
     """
     path: str | None
     data_dir: str = _setting(_Path(), "data", _required)
+    log_level: str = _setting(_Text(), "info", _oneOf(*LOG_LEVELS))
     storage: StorageConfig = _setting(_Section(StorageConfig), {})
     auth: AuthConfig = _setting(_Section(AuthConfig), {})
     c2s: C2SConfig = _setting(_Section(C2SConfig), {})

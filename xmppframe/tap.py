@@ -4,9 +4,12 @@ The twistd entry point: C{twistd -n xmppframe [--config FILE]}.
 
 import os
 
+from twisted.logger import ILogObserver
 from twisted.python import usage
+from twisted.python.components import Componentized
 
 from xmppframe.config import ConfigError, loadConfig
+from xmppframe.logobserver import twistdObserverFactory
 from xmppframe.server import Server, ServerService
 
 DEFAULT_CONFIG = "xmppframe.toml"
@@ -40,4 +43,32 @@ def makeService(options, reactor=None):
     """
     if reactor is None:
         from twisted.internet import reactor
-    return ServerService(Server(options["loadedConfig"], reactor))
+    config = options["loadedConfig"]
+    service = TwistdServerService(Server(config, reactor))
+    twistdOptions = getattr(options, "parent", None)
+    if twistdOptions is not None:
+        service.logObserverFactory = twistdObserverFactory(twistdOptions, config.log_level)
+    return service
+
+
+class TwistdServerService(ServerService):
+    """
+    The server as twistd runs it: also chooses twistd's log observer.
+
+    @ivar logObserverFactory: makes the observer of
+        L{xmppframe.logobserver} (C{log_level}, twistd's destination), or
+        C{None} to leave twistd's own.
+    """
+
+    logObserverFactory = None
+
+    def setServiceParent(self, parent):
+        """
+        twistd makes an application, adds this service to it, then starts
+        logging to the application's L{ILogObserver} component if it has one
+        (after its own C{--logger}, which therefore still wins).
+        """
+        if (self.logObserverFactory is not None and isinstance(parent, Componentized)
+                and parent.getComponent(ILogObserver) is None):
+            parent.setComponent(ILogObserver, self.logObserverFactory())
+        ServerService.setServiceParent(self, parent)

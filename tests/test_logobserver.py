@@ -1,0 +1,170 @@
+"""
+The log observer twistd runs xmppframe with: C{log_level}, twistd's line
+format, and twistd's choice of destination.
+"""
+
+import io
+import os
+import sys
+
+from twisted.application.service import Application
+from twisted.logger import ILogObserver, LogLevel, formatEventAsClassicLogText, formatTime
+from twisted.trial import unittest
+
+from xmppframe import tap
+from xmppframe.config import ConfigError, loadConfig
+from xmppframe.logobserver import (
+    CachedTimeFormatter, levelFiltered, textObserver, twistdObserverFactory)
+
+
+def event(level=LogLevel.info, when=1700000000.25, text="hello {who}", **fields):
+    return dict(log_level=level, log_time=when, log_format=text, log_namespace="test",
+                log_system="test#" + level.name, who="world", **fields)
+
+
+class CachedTimeFormatterTests(unittest.TestCase):
+
+    def test_sameAsFormatTime(self):
+        """
+        The text is twistd's for every time, across second boundaries and
+        back again (a clock stepped back).
+        """
+        formatter = CachedTimeFormatter()
+        for when in (1700000000.0, 1700000000.9, 1700000001.0, 1700000059.5,
+                     1700000000.1, 1800000000.0, None):
+            self.assertEqual(formatter(when), formatTime(when))
+
+    def test_formattedOncePerSecond(self):
+        calls = []
+
+        def counting(when):
+            calls.append(when)
+            return formatTime(when)
+
+        formatter = CachedTimeFormatter(counting)
+        for fraction in range(10):
+            formatter(1700000000 + fraction / 10)
+        formatter(1700000001.5)
+        self.assertEqual(calls, [1700000000, 1700000001])
+
+
+class ObserverTests(unittest.TestCase):
+
+    def test_classicFormat(self):
+        """
+        Lines look exactly as twistd's own observer writes them.
+        """
+        out = io.StringIO()
+        observer = textObserver(out)
+        observer(event())
+        self.assertEqual(out.getvalue(), formatEventAsClassicLogText(event()))
+
+    def test_levelFiltered(self):
+        out = io.StringIO()
+        observer = levelFiltered(textObserver(out), "info")
+        observer(event(LogLevel.debug, text="quiet"))
+        observer(event(LogLevel.info, text="said"))
+        observer(event(LogLevel.error, text="shouted"))
+        lines = out.getvalue().splitlines()
+        self.assertEqual([line.split("] ")[1] for line in lines], ["said", "shouted"])
+
+    def test_debugLevelKeepsDebug(self):
+        out = io.StringIO()
+        observer = levelFiltered(textObserver(out), "debug")
+        observer(event(LogLevel.debug, text="detail"))
+        self.assertIn("detail", out.getvalue())
+
+
+class TwistdObserverFactoryTests(unittest.TestCase):
+    """
+    The destination is the one twistd would choose from its own options.
+    """
+
+    def test_logfile(self):
+        path = os.path.abspath(self.mktemp())
+        observer = twistdObserverFactory({"logfile": path, "nodaemon": True}, "info")()
+        observer(event(LogLevel.warn, text="written"))
+        observer(event(LogLevel.debug, text="dropped"))
+        with open(path) as f:
+            text = f.read()
+        self.assertIn("written", text)
+        self.assertNotIn("dropped", text)
+
+    def test_nodaemonWithoutLogfileIsStdout(self):
+        out = io.StringIO()
+        self.patch(sys, "stdout", out)
+        observer = twistdObserverFactory({"logfile": None, "nodaemon": True}, "info")()
+        observer(event())
+        self.assertIn("hello world", out.getvalue())
+
+    def test_daemonWithoutLogfileIsTwistdLog(self):
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        self.addCleanup(os.chdir, os.getcwd())
+        os.chdir(directory)
+        observer = twistdObserverFactory({"logfile": None, "nodaemon": False}, "info")()
+        observer(event())
+        with open(os.path.join(directory, "twistd.log")) as f:
+            self.assertIn("hello world", f.read())
+
+
+class TapTests(unittest.TestCase):
+    """
+    C{twistd xmppframe} hands twistd the observer through the application.
+    """
+
+    def options(self, configText, twistdOptions):
+        path = os.path.abspath(self.mktemp())
+        with open(path, "w") as f:
+            f.write(configText)
+        options = tap.Options()
+        options.parent = twistdOptions
+        options.parseOptions(["--config", path])
+        return options
+
+    def test_applicationObserver(self):
+        logPath = os.path.abspath(self.mktemp())
+        options = self.options('log_level = "warn"\n', {"logfile": logPath, "nodaemon": True})
+        application = Application("xmppframe")
+        tap.makeService(options).setServiceParent(application)
+        observer = application.getComponent(ILogObserver)
+        self.assertIsNotNone(observer)
+        observer(event(LogLevel.info, text="below warn"))
+        observer(event(LogLevel.warn, text="at warn"))
+        with open(logPath) as f:
+            text = f.read()
+        self.assertNotIn("below warn", text)
+        self.assertIn("at warn", text)
+
+    def test_existingObserverKept(self):
+        options = self.options("", {"logfile": self.mktemp(), "nodaemon": True})
+        application = Application("xmppframe")
+        def mine(event):
+            pass
+        application.setComponent(ILogObserver, mine)
+        tap.makeService(options).setServiceParent(application)
+        self.assertIs(application.getComponent(ILogObserver), mine)
+
+    def test_noTwistd(self):
+        """
+        Outside twistd (no parent command line) logging is left alone.
+        """
+        options = self.options("", None)
+        del options.parent
+        self.assertIsNone(tap.makeService(options).logObserverFactory)
+
+
+class LogLevelConfigTests(unittest.TestCase):
+
+    def load(self, text):
+        path = os.path.abspath(self.mktemp())
+        with open(path, "w") as f:
+            f.write(text)
+        return loadConfig(path)
+
+    def test_default(self):
+        self.assertEqual(self.load("").log_level, "info")
+
+    def test_unknown(self):
+        error = self.assertRaises(ConfigError, self.load, 'log_level = "verbose"\n')
+        self.assertIn("log_level", str(error))
