@@ -10,6 +10,7 @@ from zope.interface.verify import verifyObject
 from twisted.internet import task
 from twisted.trial import unittest
 
+from xmppframe.dataforms import Field, Form
 from xmppframe.events import outboundEvent
 from xmppframe.interfaces import IModule
 from xmppframe.module import Module, ModuleAPI
@@ -209,6 +210,31 @@ class OwnCapsTests(CapsTestCase):
     def test_verFollowsFeatures(self):
         before = self.caps.ownVer()
         self.host.modules["feature"].unload()
+        self.assertNotEqual(self.caps.ownVer(), before)
+
+    def test_verFollowsExtendedForms(self):
+        """
+        The ver is kept between logins but follows what an extended form
+        provider (XEP-0128) returns, and identities.
+        """
+        before = self.caps.ownVer()
+        self.assertEqual(self.caps.ownVer(), before)
+        answer = ["41"]
+
+        def provider():
+            return Form("result", "urn:example:info",
+                        [Field("answer", values=tuple(answer))]).toElement()
+
+        self.disco.addInfoForm(provider)
+        withForm = self.caps.ownVer()
+        self.assertNotEqual(withForm, before)
+        answer[0] = "42"
+        self.assertNotEqual(self.caps.ownVer(), withForm)
+        self.assertEqual(self.caps.ownVer(),
+                         verificationString(readDiscoInfo(self.disco.serverInfo())))
+        self.disco.removeInfoForm(provider)
+        self.assertEqual(self.caps.ownVer(), before)
+        self.host.addIdentity("pubsub", "pep", "")
         self.assertNotEqual(self.caps.ownVer(), before)
 
     def test_streamFeature(self):

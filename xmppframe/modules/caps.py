@@ -26,6 +26,7 @@ from xmppframe.dataforms import DATA_FORMS, Form, FormError
 from xmppframe.events import SESSION_ENDED, iqResponseEvent, outboundEvent
 from xmppframe.jid import InvalidJID
 from xmppframe.module import Module
+from xmppframe.modules.disco import infoQuery
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import makeElement, makeStanza
 
@@ -237,6 +238,9 @@ class CapsModule(Module):
         self._queries = {}
         self._loading = set()
         self._store = None
+        #: (what the server's disco#info was made of, its verification
+        #: string): see L{ownVer}.
+        self._ownVer = None
         self.options = {name: api.option(name, option.default)
                         for name, option in self.optionSchema.items()}
 
@@ -268,9 +272,19 @@ class CapsModule(Module):
     def ownVer(self):
         """
         The server's verification string, over its disco#info as it is now
-        (modules add features as they load).
+        (modules add features as they load).  Every login's stream features
+        carry it, so it is worked out again only when the identities,
+        features or extended forms have changed.
         """
-        return verificationString(readDiscoInfo(self._disco.serverInfo()), OWN_HASH)
+        disco = self._disco
+        host = self.api.host
+        forms = disco.infoForms()
+        key = (host.features(), tuple(host.identities()),
+               tuple(etree.tostring(form) for form in forms))
+        if self._ownVer is None or self._ownVer[0] != key:
+            info = readDiscoInfo(infoQuery(host.identities(), host.features(), forms))
+            self._ownVer = (key, verificationString(info, OWN_HASH))
+        return self._ownVer[1]
 
     def ownCapsElement(self):
         return capsElement(self.options["node"], self.ownVer())

@@ -125,6 +125,7 @@ class DiscoModule(Module):
         self._infoNodeProviders = []
         self._itemsNodeProviders = []
         self._formProviders = []
+        self._contactForm = None
 
     def load(self):
         for namespace in (NS.DISCO_INFO, NS.DISCO_ITEMS):
@@ -157,11 +158,15 @@ class DiscoModule(Module):
         L{addInfoForm} providers.
         """
         forms = []
-        options = self.api.options
-        fields = [Field("%s-addresses" % (kind,), "list-multi", values=options[kind])
-                  for kind in CONTACT_KINDS if options.get(kind)]
-        if fields:
-            forms.append(Form("result", SERVERINFO, fields).toElement())
+        if self._contactForm is None:
+            options = self.api.options
+            fields = [Field("%s-addresses" % (kind,), "list-multi", values=options[kind])
+                      for kind in CONTACT_KINDS if options.get(kind)]
+            # The options do not change while the module is loaded.
+            self._contactForm = (
+                Form("result", SERVERINFO, fields).toElement() if fields else False)
+        if self._contactForm is not False:
+            forms.append(deepcopy(self._contactForm))
         for provider in self._formProviders:
             form = provider()
             if form is not None:
