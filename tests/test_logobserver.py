@@ -9,12 +9,13 @@ import sys
 
 from twisted.application.service import Application
 from twisted.logger import ILogObserver, LogLevel, formatEventAsClassicLogText, formatTime
+from twisted.python.failure import Failure
 from twisted.trial import unittest
 
 from xmppframe import tap
 from xmppframe.config import ConfigError, loadConfig
 from xmppframe.logobserver import (
-    CachedTimeFormatter, levelFiltered, textObserver, twistdObserverFactory)
+    CachedTimeFormatter, classicLogLine, levelFiltered, textObserver, twistdObserverFactory)
 
 
 def event(level=LogLevel.info, when=1700000000.25, text="hello {who}", **fields):
@@ -46,6 +47,55 @@ class CachedTimeFormatterTests(unittest.TestCase):
             formatter(1700000000 + fraction / 10)
         formatter(1700000001.5)
         self.assertEqual(calls, [1700000000, 1700000001])
+
+
+class Point:
+    x = 3
+
+
+class ClassicLogLineTests(unittest.TestCase):
+    """
+    L{classicLogLine} writes exactly what Twisted's classic formatter does.
+    """
+
+    def assertSameLine(self, event):
+        self.assertEqual(classicLogLine(event), formatEventAsClassicLogText(event))
+
+    def test_plain(self):
+        self.assertSameLine(event())
+
+    def test_specsAttributesIndexes(self):
+        self.assertSameLine(event(text="{n:>5} {p.x} {l[1]} {who!r}", n=7, p=Point(), l=[1, 2]))
+
+    def test_multiline(self):
+        self.assertSameLine(event(text="one\ntwo"))
+
+    def test_systemFromNamespace(self):
+        e = event()
+        del e["log_system"]
+        self.assertSameLine(e)
+        del e["log_level"], e["log_namespace"]
+        self.assertSameLine(e)
+
+    def test_callSyntax(self):
+        self.assertSameLine(event(text="{f()}", f=lambda: "called"))
+
+    def test_unformattable(self):
+        self.assertSameLine(event(text="{missing}"))
+        self.assertSameLine(event(text="{}"))
+
+    def test_noText(self):
+        self.assertSameLine(event(text=""))
+        e = event()
+        del e["log_format"]
+        self.assertSameLine(e)
+
+    def test_failure(self):
+        try:
+            1 / 0
+        except ZeroDivisionError:
+            failure = Failure()
+        self.assertSameLine(event(text="it broke", log_failure=failure))
 
 
 class ObserverTests(unittest.TestCase):
