@@ -488,7 +488,13 @@ class PrivacyPolicy:
         self._idle.pop(user, None)
 
     def accountJID(self, user):
-        return parseJID("%s@%s" % (user, self.domain))
+        """
+        The bare JID of account C{user}: the session table's while the
+        account is online (as it is when its first session binds), so a
+        login does not prepare the address again.
+        """
+        text = "%s@%s" % (user, self.domain)
+        return self.sessions.knownJID(text) or parseJID(text)
 
     def cached(self, user):
         return self._states.get(user)

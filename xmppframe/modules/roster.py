@@ -499,7 +499,9 @@ class RosterModule(Module):
                 if session.interested]
 
     def _accountJID(self, user):
-        return self._parseJID("%s@%s" % (user, self.api.host.name))
+        text = "%s@%s" % (user, self.api.host.name)
+        # The session table has it while the account is online.
+        return self.api.sessions.knownJID(text) or self._parseJID(text)
 
     def _push(self, user, item, ver, sessions=None):
         """
