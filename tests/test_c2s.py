@@ -378,3 +378,84 @@ class ModuleStreamFeatureTests(StreamTestCase):
         self.assertIn(b'<marker xmlns="urn:example:marker"/>', self.output(transport))
         api.unhookAll()
         self.assertEqual(host.responders, [])
+
+
+class _CountingTransport(StringTransport):
+    """
+    A transport that counts its writes.
+    """
+
+    def __init__(self):
+        StringTransport.__init__(self)
+        self.writes = 0
+
+    def write(self, data):
+        self.writes += 1
+        StringTransport.write(self, data)
+
+
+class CoalescedWriteTests(StreamTestCase):
+    """
+    On a real socket, the stanzas a stream is given during one reactor turn
+    go out in one write after the turn (L{WriteCoalescer}); every other
+    write flushes them first, so the order on the wire is the order of the
+    calls.
+    """
+
+    setUp = NegotiationTests.setUp
+
+    def coalescingStream(self):
+        stream, transport = self.login()
+        counting = _CountingTransport()
+        stream.transport = counting
+        # As connectionMade decides for a TCP or TLS transport.
+        stream._coalesce = True
+        return stream, counting
+
+    def message(self, n):
+        return etree.fromstring(
+            "<message xmlns='jabber:client' to='alice@localhost/home' id='m%d'/>" % (n,))
+
+    def test_oneWritePerTurn(self):
+        stream, transport = self.coalescingStream()
+        for n in range(3):
+            stream.send(self.message(n))
+        stream.sendSerialized(b"<message xmlns='jabber:client' id='m3'/>")
+        self.assertEqual(transport.value(), b"")
+        self.clock.advance(0)
+        self.assertEqual(transport.writes, 1)
+        self.assertEqual([m.get("id") for m in etree.fromstring(
+            b"<x>" + transport.value() + b"</x>")], ["m0", "m1", "m2", "m3"])
+        stream.send(self.message(4))
+        self.clock.advance(0)
+        self.assertEqual(transport.writes, 2)
+
+    def test_otherWritesKeepOrder(self):
+        """
+        A stream error after queued stanzas comes after them.
+        """
+        stream, transport = self.coalescingStream()
+        stream.send(self.message(1))
+        stream.close("policy-violation")
+        data = transport.value()
+        self.assertTrue(data.startswith(b"<message"), data)
+        self.assertIn(b"<stream:error><policy-violation", data)
+        self.assertTrue(data.endswith(b"</stream:stream>"))
+        self.clock.advance(0)
+        self.assertEqual(transport.value(), data)
+
+    def test_connectionLostDropsQueue(self):
+        stream, transport = self.coalescingStream()
+        stream.send(self.message(1))
+        stream.connectionLost(None)
+        self.clock.advance(0)
+        self.assertEqual(transport.value(), b"")
+
+    def test_inMemoryTransportsWrittenAtOnce(self):
+        """
+        Transports that are not sockets (these tests' own) are written to
+        at once.
+        """
+        stream, transport = self.login()
+        stream.send(self.message(1))
+        self.assertIn(b'id="m1"', transport.value())

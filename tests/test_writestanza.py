@@ -3,11 +3,11 @@ Tests for L{xmppframe.streams.write.writeStanza}: stanzas written at once on
 a plain TCP connection with an empty buffer, in order either way.
 """
 
-from twisted.internet import defer, protocol, reactor
+from twisted.internet import defer, protocol, reactor, task
 from twisted.internet.testing import StringTransport
 from twisted.trial import unittest
 
-from xmppframe.streams.write import writeStanza
+from xmppframe.streams.write import WriteCoalescer, coalescable, writeStanza
 
 
 class _Collect(protocol.Protocol):
@@ -60,3 +60,35 @@ class WriteStanzaTests(unittest.TestCase):
         writeStanza(transport, chunks[2])
         received = yield server.done
         self.assertEqual(received, b"".join(chunks))
+
+
+class WriteCoalescerTests(unittest.TestCase):
+
+    def test_flushOncePerTurn(self):
+        """
+        Targets queued during a turn are flushed once, in order, by a single
+        zero-delay call; the next turn schedules a new one.
+        """
+        clock = task.Clock()
+        coalescer = WriteCoalescer(clock)
+        flushed = []
+
+        class Target:
+            def __init__(self, name):
+                self.name = name
+
+            def flushOutgoing(self):
+                flushed.append(self.name)
+
+        coalescer.queue(Target("a"))
+        coalescer.queue(Target("b"))
+        self.assertEqual(len(clock.getDelayedCalls()), 1)
+        clock.advance(0)
+        self.assertEqual(flushed, ["a", "b"])
+        coalescer.queue(Target("c"))
+        clock.advance(0)
+        self.assertEqual(flushed, ["a", "b", "c"])
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_coalescable(self):
+        self.assertFalse(coalescable(StringTransport()))

@@ -28,6 +28,7 @@ from xmppframe.streams.negotiation import BindResponder, SASLResponder, StartTLS
 from xmppframe.streams.s2smanager import S2SManager
 from xmppframe.streams.throttle import AuthFailureThrottle
 from xmppframe.streams.tls import ServerTLSContext, ensureHostCertificate
+from xmppframe.streams.write import WriteCoalescer
 
 
 class Server:
@@ -39,6 +40,7 @@ class Server:
     @ivar sessions: the L{xmppframe.interfaces.ISessionManager}.
     @ivar hosts: domain -> L{VirtualHost}.
     @ivar streams: every open stream, bound or not (for shutdown).
+    @ivar writes: the L{WriteCoalescer} of client streams.
     """
 
     _log = Logger()
@@ -46,6 +48,8 @@ class Server:
     def __init__(self, config, reactor, storage=None):
         self.config = config
         self.reactor = reactor
+        #: Batches each connection's stanzas of a reactor turn into one write.
+        self.writes = WriteCoalescer(reactor)
         self.storage = storage if storage is not None else storageFromConfig(
             config.storage.driver, config.storage.path, reactor=reactor)
         self.sessions = SessionManager()

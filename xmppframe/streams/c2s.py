@@ -22,7 +22,7 @@ from xmppframe.interfaces import IClientSession
 from xmppframe.jid import makeJID
 from xmppframe.streams.negotiation import BindResponder, SASLResponder, StartTLSResponder
 from xmppframe.streams.tls import tlsConnectionOf
-from xmppframe.streams.write import writeStanza
+from xmppframe.streams.write import coalescable, writeStanza
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.parser import StreamParser
 from xmppframe.xml.stanza import iqResult, serialize, streamErrorBytes
@@ -88,6 +88,10 @@ class C2SStream(Protocol):
         self._handlers = {}
         self._peerEnded = False
         self._ended = False
+        # Stanzas to write after this reactor turn (see WriteCoalescer), or
+        # None; _coalesce says whether the transport is worth batching for.
+        self._outgoing = None
+        self._coalesce = False
         #: Callables C{f(session, stanza)} shown every stanza L{send} is
         #: given, in order; one that returns C{True} has taken it, to send
         #: again later (through L{send}) or never.  Modules install them,
@@ -98,6 +102,7 @@ class C2SStream(Protocol):
 
     def connectionMade(self):
         self.server.streamStarted(self)
+        self._coalesce = coalescable(self.transport)
         peer = self.transport.getPeer()
         self.peerHost = getattr(peer, "host", str(peer))
         self._parser = StreamParser(
@@ -122,6 +127,7 @@ class C2SStream(Protocol):
 
     def connectionLost(self, reason):
         self.closing = True
+        self._outgoing = None
         self.server.streamEnded(self)
         for timer in self._timers.values():
             if timer.active():
@@ -185,7 +191,7 @@ class C2SStream(Protocol):
         self._streamId = secrets.token_urlsafe(12)
         host = self.server.hostFor(to) if to is not None else None
         domain = (host or self.server.defaultHost).name
-        self.transport.write((
+        self._write((
             "<?xml version='1.0'?>"
             "<stream:stream xmlns='%s' xmlns:stream='%s' id='%s' from='%s' "
             "version='1.0' xml:lang='en'>" % (NS.CLIENT, NS.STREAMS, self._streamId, domain)
@@ -209,7 +215,7 @@ class C2SStream(Protocol):
         parts = [b"<stream:features>"]
         parts.extend(serialize(offer) for offer in offers)
         parts.append(b"</stream:features>")
-        self.transport.write(b"".join(parts))
+        self._write(b"".join(parts))
 
     def _onElement(self, element):
         if self.closing:
@@ -260,7 +266,35 @@ class C2SStream(Protocol):
     # Negotiation callbacks (used by the responders)
 
     def sendElement(self, element):
-        self.transport.write(serialize(element))
+        self._write(serialize(element))
+
+    def _write(self, data):
+        """
+        Write C{data} now, after any stanzas still queued: for everything
+        but stanzas (headers, features, negotiation, stream errors).
+        """
+        if self._outgoing is not None:
+            self.flushOutgoing()
+        self.transport.write(data)
+
+    def _queueStanza(self, data):
+        outgoing = self._outgoing
+        if outgoing is not None:
+            outgoing.append(data)
+        elif self._coalesce:
+            self._outgoing = [data]
+            self.server.writes.queue(self)
+        else:
+            writeStanza(self.transport, data)
+
+    def flushOutgoing(self):
+        """
+        Write the stanzas queued this reactor turn, in one write.
+        """
+        outgoing, self._outgoing = self._outgoing, None
+        if outgoing:
+            writeStanza(self.transport,
+                        outgoing[0] if len(outgoing) == 1 else b"".join(outgoing))
 
     def tlsConnection(self):
         if not self.encrypted:
@@ -271,6 +305,8 @@ class C2SStream(Protocol):
         """
         RFC 6120 §5.4.3.3: after <proceed/>, TLS; then a fresh stream.
         """
+        if self._outgoing is not None:
+            self.flushOutgoing()
         self.transport.startTLS(self.tlsContext)
         self.encrypted = True
         self._restart()
@@ -311,7 +347,7 @@ class C2SStream(Protocol):
             for sendFilter in tuple(self.sendFilters):
                 if sendFilter(self, stanza):
                     return
-        writeStanza(self.transport, serialize(stanza))
+        self._queueStanza(serialize(stanza))
 
     def sendSerialized(self, data):
         """
@@ -324,7 +360,7 @@ class C2SStream(Protocol):
             # Filters look at elements: read our own bytes back.
             self.send(etree.fromstring(data))
             return
-        writeStanza(self.transport, data)
+        self._queueStanza(data)
 
     def close(self, condition=None, text=None):
         """
@@ -341,12 +377,14 @@ class C2SStream(Protocol):
         try:
             if condition is not None:
                 self._sendHeader()
-                self.transport.write(streamErrorBytes(StreamError(condition, text)))
+                self._write(streamErrorBytes(StreamError(condition, text)))
                 self._log.info("c2s {peer} stream error {condition}{text}",
                                peer=self.peerHost, condition=condition,
                                text=": " + text if text else "")
             if self._headerSent:
-                self.transport.write(_STREAM_END)
+                self._write(_STREAM_END)
+            elif self._outgoing is not None:
+                self.flushOutgoing()
         finally:
             if self._peerEnded:
                 self.transport.loseConnection()
