@@ -3,6 +3,7 @@ The log observer twistd runs xmppframe with: C{log_level}, twistd's line
 format, and twistd's choice of destination.
 """
 
+import gc
 import io
 import os
 import sys
@@ -194,6 +195,18 @@ class TapTests(unittest.TestCase):
         application.setComponent(ILogObserver, mine)
         tap.makeService(options).setServiceParent(application)
         self.assertIs(application.getComponent(ILogObserver), mine)
+
+    def test_startupObjectsFrozen(self):
+        """
+        Once twistd's server is up, what start-up made is left out of the
+        cyclic collector's full collections.
+        """
+        options = self.options("", {"logfile": self.mktemp(), "nodaemon": True})
+        service = tap.makeService(options)
+        self.addCleanup(gc.unfreeze)
+        marker = object()
+        self.assertIs(service._freezeStartupObjects(marker), marker)
+        self.assertGreater(gc.get_freeze_count(), 0)
 
     def test_noTwistd(self):
         """

@@ -271,11 +271,14 @@ class C2SStream(Protocol):
     def _write(self, data):
         """
         Write C{data} now, after any stanzas still queued: for everything
-        but stanzas (headers, features, negotiation, stream errors).
+        but stanzas (headers, features, negotiation, stream errors).  A login
+        is a conversation of small writes, each awaited by the client, so
+        batching would not gain anything; on plain TCP they go straight to
+        the socket (L{writeStanza}).
         """
         if self._outgoing is not None:
             self.flushOutgoing()
-        self.transport.write(data)
+        writeStanza(self.transport, data)
 
     def _queueStanza(self, data):
         outgoing = self._outgoing
