@@ -513,3 +513,50 @@ class JIDCacheTests(TestCase):
         one, two = JIDCache(), JIDCache()
         one.parse("a@example.com")
         self.assertEqual(len(two), 0)
+
+
+class ASCIIFastPathTests(TestCase):
+    """
+    Printable ASCII localparts and resourceparts skip the PRECIS library;
+    the answer must be the one PRECIS gives (RFC 8264 §9.11-§9.12, RFC 8265
+    §3.3.2 and §4.2.2), for every printable ASCII character in every
+    position.
+    """
+
+    def samples(self):
+        random = __import__("random").Random(7622)
+        printable = [chr(c) for c in range(0x20, 0x7F)]
+        for char in printable:
+            yield char
+            yield "a" + char + "B"
+            yield char + "Xy"
+            yield "Zz" + char
+        for _ in range(2000):
+            yield "".join(random.choice(printable) for _ in range(random.randint(1, 12)))
+
+    def reference(self, profile, text):
+        try:
+            return profile.enforce(text)
+        except UnicodeError:
+            return None
+
+    def outcome(self, prepare, text):
+        try:
+            return prepare(text)
+        except jidModule.InvalidJID:
+            return None
+
+    def test_localpart(self):
+        for text in self.samples():
+            expected = self.reference(jidModule._usernameCaseMapped, text)
+            if expected is not None and (set(expected) & jidModule._LOCALPART_EXCLUDED):
+                expected = None
+            self.assertEqual(self.outcome(jidModule.prepareLocalpart, text), expected, repr(text))
+
+    def test_resourcepart(self):
+        for text in self.samples():
+            expected = self.reference(jidModule._opaqueString, text)
+            if expected is not None and expected.startswith(" "):
+                expected = None
+            self.assertEqual(self.outcome(jidModule.prepareResourcepart, text), expected,
+                             repr(text))
