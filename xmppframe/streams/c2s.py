@@ -170,34 +170,50 @@ class C2SStream(Protocol):
     def _onHeader(self, header):
         attrib = header.attrib
         version = _versionTuple(attrib.get("version"))
-        self._sendHeader(attrib.get("to"))
         to = attrib.get("to")
-        host = self.server.hostFor(to) if to is not None else self.server.defaultHost
-        if host is None:
-            # RFC 6120 §4.9.3.6
-            raise StreamError("host-unknown", "This server does not serve %s" % (to,))
-        if self.host is not None and host is not self.host:
-            raise StreamError("host-unknown", "A restarted stream must keep its host")
-        self.host = host
-        if version is None or version < (1, 0):
-            # §4.7.5: this server speaks XMPP 1.0 streams only.
-            raise StreamError("unsupported-version", "XMPP 1.0 is required")
-        self._sendFeatures()
+        # The response header goes out with the features, in one write; if
+        # the header is refused, it goes out before the stream error.
+        response = self._makeHeader(to)
+        try:
+            host = self.server.hostFor(to) if to is not None else self.server.defaultHost
+            if host is None:
+                # RFC 6120 §4.9.3.6
+                raise StreamError("host-unknown", "This server does not serve %s" % (to,))
+            if self.host is not None and host is not self.host:
+                raise StreamError("host-unknown", "A restarted stream must keep its host")
+            self.host = host
+            if version is None or version < (1, 0):
+                # §4.7.5: this server speaks XMPP 1.0 streams only.
+                raise StreamError("unsupported-version", "XMPP 1.0 is required")
+            features = self._features()
+        except Exception:
+            self._write(response)
+            raise
+        self._write(response + features)
 
     def _sendHeader(self, to=None):
-        if self._headerSent:
-            return
+        if not self._headerSent:
+            self._write(self._makeHeader(to))
+
+    def _makeHeader(self, to):
+        """
+        The response stream header (RFC 6120 §4.7), which counts as sent.
+        """
         self._headerSent = True
         self._streamId = secrets.token_urlsafe(12)
         host = self.server.hostFor(to) if to is not None else None
         domain = (host or self.server.defaultHost).name
-        self._write((
+        return (
             "<?xml version='1.0'?>"
             "<stream:stream xmlns='%s' xmlns:stream='%s' id='%s' from='%s' "
             "version='1.0' xml:lang='en'>" % (NS.CLIENT, NS.STREAMS, self._streamId, domain)
-        ).encode("utf-8"))
+        ).encode("utf-8")
 
-    def _sendFeatures(self):
+    def _features(self):
+        """
+        The stream features (RFC 6120 §4.3.2) the responders offer now,
+        serialized; the handlers of the elements they answer are set.
+        """
         offers = []
         handlers = {}
         responders = self._responders
@@ -215,7 +231,7 @@ class C2SStream(Protocol):
         parts = [b"<stream:features>"]
         parts.extend(serialize(offer) for offer in offers)
         parts.append(b"</stream:features>")
-        self._write(b"".join(parts))
+        return b"".join(parts)
 
     def _onElement(self, element):
         if self.closing:
