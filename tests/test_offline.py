@@ -85,6 +85,9 @@ class GatedArchive:
     def delete(self, *args, **kwargs):
         return self._gate(self.store.delete(*args, **kwargs))
 
+    def users(self):
+        return self._gate(self.store.users())
+
     def release(self):
         """
         Answer every waiting call, and any call made meanwhile.
@@ -610,3 +613,91 @@ class DeliveryTests(OfflineTestCase):
         self.archive.release()
         self.successResultOf(d)
         self.assertEqual(len(self.stored()), 1)
+
+
+class CountingArchive(GatedArchive):
+    """
+    A gated archive that counts its queries.
+    """
+
+    def __init__(self, store):
+        GatedArchive.__init__(self, store)
+        self.queries = 0
+
+    def query(self, *args, **kwargs):
+        self.queries += 1
+        return GatedArchive.query(self, *args, **kwargs)
+
+
+class CountingStorage(GatedStorage):
+
+    def archive(self, host, name):
+        key = (host, name)
+        if key not in self.gates:
+            self.gates[key] = CountingArchive(MemoryStorage.archive(self, host, name))
+        return self.gates[key]
+
+
+class HoldersTests(OfflineTestCase):
+    """
+    The module reads once, at load, which accounts have stored messages,
+    and keeps that list: the logins of the others do not read the store.
+    """
+
+    def setUp(self):
+        self.storage = CountingStorage(None)
+        # Stored by an earlier run of the server.
+        self.successResultOf(MemoryStorage.archive(self.storage, "example.org", "offline").append(
+            "bob", b"<message xmlns='jabber:client' to='bob@example.org' "
+                   b"from='carol@example.org/x' type='chat'><body>earlier</body></message>"))
+        clock = task.Clock()
+        clock.advance(EXAMPLE_TIME)
+        self.clock = clock
+        self.auth = FakeAuth({"alice", "bob", "dave"})
+        self.sessions = SessionManager()
+        self.router = Router(self.sessions)
+        self.host = makeHost("example.org", storage=self.storage, auth=self.auth)
+        self.router.addHost(self.host)
+        self.api = ModuleAPI("offline", self.host, self.router, self.sessions,
+                             self.storage, self.clock, self.options)
+        self.module = OfflineModule(self.api)
+        self.archive = self.storage.archive("example.org", "offline")
+
+    def test_storedBeforeLoadDelivered(self):
+        self.module.load()
+        bob = self.online("bob@example.org", "phone")
+        self.assertEqual(self.bodies(bob.take()), ["earlier"])
+
+    def test_othersNotRead(self):
+        """
+        An account without stored messages logs in without a read; one whose
+        messages were all delivered is read no more either.
+        """
+        self.module.load()
+        self.online("dave@example.org", "home")
+        self.assertEqual(self.archive.queries, 0)
+        bob = self.online("bob@example.org", "phone")
+        self.assertEqual(self.bodies(bob.take()), ["earlier"])
+        queries = self.archive.queries
+        self.online("bob@example.org", "laptop")
+        self.assertEqual(self.archive.queries, queries)
+
+    def test_storedWhileListing(self):
+        """
+        A message stored while the list is being read is delivered.
+        """
+        self.archive.paused = True
+        self.module.load()
+        self.alice = self.online("alice@example.org", "home")
+        self.send("meanwhile", to="dave@example.org")
+        self.archive.release()
+        dave = self.online("dave@example.org", "home")
+        self.assertEqual(self.bodies(dave.take()), ["meanwhile"])
+
+    def test_beforeListReadEveryLoginReads(self):
+        self.archive.paused = True
+        self.module.load()
+        dave = self.online("dave@example.org", "home")
+        self.assertEqual(self.archive.queries, 1)
+        self.archive.release()
+        self.assertEqual(dave.take(), [])

@@ -260,6 +260,21 @@ class StorageTestsMixin:
         self.assertEqual(await store.count("bob"), 4)
         self.assertEqual(await store.count("nobody"), 0)
 
+    async def test_archiveUsers(self):
+        """
+        users() lists the users with at least one item, of this store only.
+        """
+        archive = self.storage.archive("h", "ar")
+        self.assertEqual(await archive.users(), [])
+        await archive.append("carol", b"<x/>")
+        await archive.append("alice", b"<x/>")
+        await archive.append("alice", b"<y/>")
+        await self.storage.archive("h", "other").append("bob", b"<x/>")
+        await self.storage.archive("h2", "ar").append("dave", b"<x/>")
+        self.assertEqual(await archive.users(), ["alice", "carol"])
+        await archive.delete("carol")
+        self.assertEqual(await archive.users(), ["alice"])
+
     async def test_archiveIdsNotReused(self):
         store = self.storage.archive("example.org", "offline")
         first = await store.append("alice", b"1")

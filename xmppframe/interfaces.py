@@ -329,6 +329,13 @@ class IArchiveStore(Interface):
         Delete C{ids} of C{user}, or all of C{user}'s items if C{None}.
         """
 
+    def users():
+        """
+        @return: Deferred firing with the list of users that have at least
+            one item, sorted: a module that owns a store reads it once at
+            start, to skip reading the store for users with nothing in it.
+        """
+
 
 class IStorage(Interface):
     """

@@ -149,6 +149,13 @@ class OfflineModule(Module):
         # Sessions seen available with a negative priority, which get the
         # stored messages when they change to a non-negative one.
         self._negative = set()
+        # The users that may have stored messages (every one that has), read
+        # from the store at load and kept up to date here, so that the
+        # logins of everyone else (nearly all of them) do not read the
+        # store.  None until read: meanwhile every login reads, and users
+        # that get messages meanwhile are noted in _storedWhileLoading.
+        self._holders = None
+        self._storedWhileLoading = set()
 
     def load(self):
         self.maxMessages = self.api.option("max_messages", 1000)
@@ -164,6 +171,25 @@ class OfflineModule(Module):
                       priority=_OBSERVER_PRIORITY)
         self.api.hook(SESSION_ENDED, self.onSessionEnded)
         self.api.hook(ACCOUNT_REMOVED, self.onAccountRemoved)
+        self.store.users().addCallbacks(self._holdersRead, self._holdersUnread)
+
+    def _holdersRead(self, users):
+        self._holders = set(users) | self._storedWhileLoading
+        self._storedWhileLoading = set()
+
+    def _holdersUnread(self, failure):
+        # Not fatal: every login reads the store, as without the list.
+        self.api.log.failure("Could not list the accounts with offline messages", failure)
+
+    def _mayHold(self, user):
+        holders = self._holders
+        return holders is None or user in holders
+
+    def _noteStored(self, user):
+        if self._holders is not None:
+            self._holders.add(user)
+        else:
+            self._storedWhileLoading.add(user)
 
     def unload(self):
         """
@@ -224,6 +250,7 @@ class OfflineModule(Module):
                 "service-unavailable", text="The recipient's offline message storage is full"))
             return
         await self.store.append(user, payload, with_=event.sender.bare.full, when=when)
+        self._noteStored(user)
         # A session may have become available while this waited: it gets
         # the message now, in order, rather than at its next login.  The
         # message is stored by now, so a failure here is not the sender's.
@@ -243,7 +270,12 @@ class OfflineModule(Module):
         L{ACCOUNT_REMOVED}: the account's stored messages go with it, so
         that a new account of the same name never reads them.
         """
-        d = self._queues.run(user, lambda: self.store.delete(user))
+        def delete():
+            if self._holders is not None:
+                self._holders.discard(user)
+            return self.store.delete(user)
+
+        d = self._queues.run(user, delete)
         d.addErrback(lambda failure: self.api.log.failure(
             "Could not delete the offline messages of removed account {user}",
             failure, user=user))
@@ -319,12 +351,19 @@ class OfflineModule(Module):
         nobody can receive (XEP-0160 §2).  Runs in the account's queue.
         """
         user = bare.localpart
+        if not self._mayHold(user):
+            return
         # Reading after the last id sent guarantees progress even if a
         # delete did not take.
         lastSent = None
+        leftovers = False
         while self._target(bare, preferred) is not None:
             items = await self.store.query(user, after=lastSent, limit=DELIVERY_BATCH)
             if not items:
+                if not leftovers and self._holders is not None:
+                    # Nothing stored (and, in the account's queue, nothing
+                    # being stored): the next login need not look.
+                    self._holders.discard(user)
                 return
             # The session may have gone while the store was read.
             target = self._target(bare, preferred)
@@ -338,6 +377,8 @@ class OfflineModule(Module):
                                        id=item.id, user=bare)
                     continue
                 target.send(stanza)
-            await self.store.delete(user, [item.id for item in items])
+            removed = await self.store.delete(user, [item.id for item in items])
+            if removed != len(items):
+                leftovers = True
             lastSent = items[-1].id
             preferred = target

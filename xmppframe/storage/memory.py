@@ -182,6 +182,10 @@ class _ArchiveStore:
             self._logs.pop(user, None)
         return removed
 
+    @_synchronously
+    def users(self):
+        return sorted(self._logs)
+
 
 @implementer(IStorage)
 class MemoryStorage:

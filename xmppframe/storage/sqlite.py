@@ -564,6 +564,15 @@ class _ArchiveStore(_Store):
             ids = checkArchiveIds(ids)
         return self._delete(user, ids)
 
+    def users(self):
+        return self._users()
+
+    @_interaction
+    def _users(self, cursor):
+        cursor.execute("SELECT DISTINCT user FROM archive WHERE host = ? AND store = ? "
+                       "ORDER BY user", (self._host, self._name))
+        return [row[0] for row in cursor.fetchall()]
+
     @_interaction
     def _append(self, cursor, user, payload, with_, when):
         cursor.execute(
