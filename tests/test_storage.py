@@ -260,6 +260,23 @@ class StorageTestsMixin:
         self.assertEqual(await store.count("bob"), 4)
         self.assertEqual(await store.count("nobody"), 0)
 
+    async def test_mapUsers(self):
+        """
+        users() lists the users with at least one key, of this store only.
+        """
+        store = self.storage.map("h", "m")
+        self.assertEqual(await store.users(), [])
+        await store.set("carol", "k", 1)
+        await store.set("alice", "k", 1)
+        await store.set("alice", "l", 2)
+        await store.set("erin", "k", 1)
+        await store.delete("erin", "k")
+        await self.storage.map("h", "other").set("bob", "k", 1)
+        await self.storage.map("h2", "m").set("dave", "k", 1)
+        self.assertEqual(await store.users(), ["alice", "carol"])
+        await store.clear("carol")
+        self.assertEqual(await store.users(), ["alice"])
+
     async def test_archiveUsers(self):
         """
         users() lists the users with at least one item, of this store only.

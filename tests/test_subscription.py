@@ -112,7 +112,7 @@ class PresenceHarness:
     sessions receive is what was routed to them by default delivery.
     """
 
-    def __init__(self, testCase):
+    def __init__(self, testCase, loadModules=True):
         self.sessions = SessionManager()
         self.router = Router(self.sessions)
         self.clock = task.Clock()
@@ -122,9 +122,13 @@ class PresenceHarness:
         self.router.addHost(self.other)
         self.roster = FakeRoster()
         self.host.modules["roster"] = self.roster
+        self.requests = self.host.storage.map("example.org", "subscription-requests")
+        if loadModules:
+            self.loadModules()
+
+    def loadModules(self):
         self.presence = self._load(PresenceModule)
         self.subscription = self._load(SubscriptionModule)
-        self.requests = self.host.storage.map("example.org", "subscription-requests")
 
     def _load(self, moduleClass):
         api = ModuleAPI(moduleClass.name, self.host, self.router, self.sessions,
@@ -735,6 +739,42 @@ class PendingRequestTests(SubscriptionTestCase):
                       "type='unsubscribe'/>")
         session = self.h.connect("alice@example.org/home")
         self.assertEqual(presences(session, "subscribe"), [])
+
+    def test_othersNotRead(self):
+        """
+        The module knows who has pending requests (read once at load, then
+        kept): a login of anyone else, or of someone whose requests were all
+        answered, does not read the store.
+        """
+        reads = []
+        items = self.h.requests.items
+        self.patch(self.h.requests, "items", lambda user: reads.append(user) or items(user))
+        self.h.connect("alice@example.org/home").close()
+        self.assertEqual(reads, [])
+        self.request()
+        first = self.h.connect("alice@example.org/home")
+        self.assertEqual(len(presences(first, "subscribe")), 1)
+        self.h.send(first, "<presence to='bob@example.net' type='subscribed'/>")
+        first.close()
+        second = self.h.connect("alice@example.org/home")
+        self.assertEqual(presences(second, "subscribe"), [])
+        second.close()
+        count = len(reads)
+        self.h.connect("alice@example.org/work")
+        self.assertEqual(len(reads), count)
+
+    def test_requestsStoredBeforeLoad(self):
+        """
+        Requests stored by an earlier run of the server are delivered.
+        """
+        h = PresenceHarness(self, loadModules=False)
+        request = ("<presence xmlns='jabber:client' from='bob@example.net' "
+                   "to='alice@example.org' type='subscribe' id='old'/>")
+        self.successResultOf(h.requests.set("alice", "bob@example.net", request))
+        h.loadModules()
+        session = h.connect("alice@example.org/home")
+        [delivered] = presences(session, "subscribe")
+        self.assertEqual(delivered.get("id"), "old")
 
     def test_accountRemoved(self):
         from xmppframe.events import ACCOUNT_REMOVED

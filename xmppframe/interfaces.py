@@ -296,6 +296,12 @@ class IMapStore(Interface):
         Remove every key of C{user}.
         """
 
+    def users():
+        """
+        @return: Deferred firing with the sorted list of users that have at
+            least one key (see L{IArchiveStore.users}).
+        """
+
 
 class IArchiveStore(Interface):
     """

@@ -57,6 +57,7 @@ from xmppframe.errors import StanzaError
 from xmppframe.events import ACCOUNT_REMOVED, INITIAL_PRESENCE, SESSION_ENDED, stanzaEvent
 from xmppframe.keyedqueue import KeyedQueue
 from xmppframe.module import Module
+from xmppframe.storage.users import UsersWithData
 from xmppframe.xml.stanza import makeElement, serialize
 
 __all__ = ["OfflineModule", "FEATURE", "DELAY", "CHAT_STATES", "delayStamp",
@@ -149,13 +150,9 @@ class OfflineModule(Module):
         # Sessions seen available with a negative priority, which get the
         # stored messages when they change to a non-negative one.
         self._negative = set()
-        # The users that may have stored messages (every one that has), read
-        # from the store at load and kept up to date here, so that the
-        # logins of everyone else (nearly all of them) do not read the
-        # store.  None until read: meanwhile every login reads, and users
-        # that get messages meanwhile are noted in _storedWhileLoading.
+        # The accounts that may have stored messages, so that the logins of
+        # everyone else (nearly everyone) do not read the store.
         self._holders = None
-        self._storedWhileLoading = set()
 
     def load(self):
         self.maxMessages = self.api.option("max_messages", 1000)
@@ -171,25 +168,7 @@ class OfflineModule(Module):
                       priority=_OBSERVER_PRIORITY)
         self.api.hook(SESSION_ENDED, self.onSessionEnded)
         self.api.hook(ACCOUNT_REMOVED, self.onAccountRemoved)
-        self.store.users().addCallbacks(self._holdersRead, self._holdersUnread)
-
-    def _holdersRead(self, users):
-        self._holders = set(users) | self._storedWhileLoading
-        self._storedWhileLoading = set()
-
-    def _holdersUnread(self, failure):
-        # Not fatal: every login reads the store, as without the list.
-        self.api.log.failure("Could not list the accounts with offline messages", failure)
-
-    def _mayHold(self, user):
-        holders = self._holders
-        return holders is None or user in holders
-
-    def _noteStored(self, user):
-        if self._holders is not None:
-            self._holders.add(user)
-        else:
-            self._storedWhileLoading.add(user)
+        self._holders = UsersWithData(self.store, self.api.log)
 
     def unload(self):
         """
@@ -250,7 +229,7 @@ class OfflineModule(Module):
                 "service-unavailable", text="The recipient's offline message storage is full"))
             return
         await self.store.append(user, payload, with_=event.sender.bare.full, when=when)
-        self._noteStored(user)
+        self._holders.stored(user)
         # A session may have become available while this waited: it gets
         # the message now, in order, rather than at its next login.  The
         # message is stored by now, so a failure here is not the sender's.
@@ -271,8 +250,7 @@ class OfflineModule(Module):
         that a new account of the same name never reads them.
         """
         def delete():
-            if self._holders is not None:
-                self._holders.discard(user)
+            self._holders.emptied(user)
             return self.store.delete(user)
 
         d = self._queues.run(user, delete)
@@ -351,7 +329,7 @@ class OfflineModule(Module):
         nobody can receive (XEP-0160 §2).  Runs in the account's queue.
         """
         user = bare.localpart
-        if not self._mayHold(user):
+        if not self._holders.mayHave(user):
             return
         # Reading after the last id sent guarantees progress even if a
         # delete did not take.
@@ -360,10 +338,10 @@ class OfflineModule(Module):
         while self._target(bare, preferred) is not None:
             items = await self.store.query(user, after=lastSent, limit=DELIVERY_BATCH)
             if not items:
-                if not leftovers and self._holders is not None:
+                if not leftovers:
                     # Nothing stored (and, in the account's queue, nothing
                     # being stored): the next login need not look.
-                    self._holders.discard(user)
+                    self._holders.emptied(user)
                 return
             # The session may have gone while the store was read.
             target = self._target(bare, preferred)

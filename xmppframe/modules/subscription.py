@@ -52,6 +52,7 @@ from xmppframe.keyedqueue import KeyedQueue
 from xmppframe.module import Module
 from xmppframe.modules.presence import (
     accountExists, addressed, currentPresence, unavailablePresence)
+from xmppframe.storage.users import UsersWithData
 from xmppframe.xml.stanza import makeElement, makeStanza, serialize
 
 __all__ = ["SubscriptionModule", "SubscriptionState", "Outcome", "outbound", "inbound",
@@ -254,6 +255,8 @@ class SubscriptionModule(Module):
 
     def load(self):
         self._requests = self.api.openStore("map", "subscription-requests")
+        # Who has pending requests, so that logins of others skip the read.
+        self._requesters = UsersWithData(self._requests, self.api.log)
         self.api.hook(outboundEvent("presence"), self._onOutbound, self.OUTBOUND_PRIORITY)
         for target in ("bare", "full"):
             self.api.hook(stanzaEvent("presence", target), self._onInbound)
@@ -337,6 +340,7 @@ class SubscriptionModule(Module):
                     user=user, count=len(pending), contact=contact)
                 return
             await self._requests.set(user, contact.full, serialize(delivered).decode("utf-8"))
+            self._requesters.stored(user)
             # §3.1.3 rule 3: to every available resource.
             for session in sessions:
                 if session.available:
@@ -407,7 +411,11 @@ class SubscriptionModule(Module):
 
     async def _redeliver(self, session):
         user = session.jid.localpart
+        if not self._requesters.mayHave(user):
+            return
         requests = await self._requests.items(user)
+        if not requests:
+            self._requesters.emptied(user)
         for contact in sorted(requests):
             try:
                 stanza = etree.fromstring(requests[contact].encode("utf-8"), _REQUEST_PARSER)
@@ -422,4 +430,5 @@ class SubscriptionModule(Module):
         self._serially(user, self._forget, user)
 
     async def _forget(self, user):
+        self._requesters.emptied(user)
         await self._requests.clear(user)

@@ -107,6 +107,10 @@ class _MapStore:
     def clear(self, user):
         self._maps.pop(checkText("user", user), None)
 
+    @_synchronously
+    def users(self):
+        return sorted(user for user, entries in self._maps.items() if entries)
+
     def _remove(self, user, key):
         entries = self._maps.get(user)
         if entries is None or key not in entries:

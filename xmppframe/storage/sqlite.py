@@ -475,6 +475,15 @@ class _MapStore(_Store):
         checkText("user", user)
         return self._clear(user)
 
+    def users(self):
+        return self._users()
+
+    @_interaction
+    def _users(self, cursor):
+        cursor.execute("SELECT DISTINCT user FROM map WHERE host = ? AND store = ? "
+                       "ORDER BY user", (self._host, self._name))
+        return [row[0] for row in cursor.fetchall()]
+
     @_read
     def _get(self, cursor, user, key):
         cursor.execute(
