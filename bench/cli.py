@@ -46,6 +46,12 @@ def _parser(compare):
     parser.add_argument("--profile", metavar="DIR", default=None,
                         help="record a py-spy profile of the server during each measured "
                              "phase into DIR (needs py-spy)")
+    if not compare:
+        parser.add_argument("--instructions", metavar="DIR", default=None,
+                            help="run the server under valgrind's callgrind and report the "
+                                 "instructions of each measured phase (kinstr_per_*), with "
+                                 "callgrind's files in DIR; about fifty times slower, so use a "
+                                 "few hundred clients")
     return parser
 
 
@@ -82,17 +88,23 @@ def main(argv, compare):
     _checkEnvironment(parser)
     if arguments.profile is not None and shutil.which("py-spy") is None:
         parser.exit(2, "%s: --profile needs py-spy (pip install py-spy)\n" % (parser.prog,))
+    instructions = getattr(arguments, "instructions", None)
+    if instructions is not None and (shutil.which("valgrind") is None
+                                     or shutil.which("callgrind_control") is None):
+        parser.exit(2, "%s: --instructions needs valgrind\n" % (parser.prog,))
     for name in ("clients", "idle_clients", "presence_clients", "contacts", "duration",
                  "rate", "workers"):
         _positive(parser, "--" + name.replace("_", "-"), getattr(arguments, name))
     if arguments.smoke:
         options = scenarios.Options.forSmoke()
+        options.profile = arguments.profile
+        options.instructions = instructions
     else:
         options = scenarios.Options(
             clients=arguments.clients, idleClients=arguments.idle_clients,
             presenceClients=arguments.presence_clients, workers=arguments.workers,
             duration=arguments.duration, rate=arguments.rate, contacts=arguments.contacts,
-            profile=arguments.profile)
+            profile=arguments.profile, instructions=instructions)
     names = arguments.scenario or list(scenarios.SCENARIOS)
     out = sys.stdout
 

@@ -32,6 +32,7 @@ import time
 
 import loadgen
 import targets
+from instructions import InstructionCounter
 from profiler import Profiler
 
 __all__ = ["SCENARIOS", "Options", "runScenarios"]
@@ -45,7 +46,8 @@ class Options:
     """
 
     def __init__(self, clients=1000, idleClients=None, workers=2, duration=10.0, rate=2000,
-                 contacts=50, presenceClients=None, smoke=False, profile=None):
+                 contacts=50, presenceClients=None, smoke=False, profile=None,
+                 instructions=None):
         self.clients = clients
         self.idleClients = idleClients or clients
         self.presenceClients = presenceClients or clients
@@ -56,6 +58,9 @@ class Options:
         self.smoke = smoke
         #: A directory for py-spy profiles of each measured phase, or None.
         self.profile = profile
+        #: A directory for callgrind's counts of each measured phase, or
+        #: None (instructions.py).
+        self.instructions = instructions
 
     @classmethod
     def forSmoke(cls):
@@ -140,11 +145,13 @@ class Run:
     generator, and the figures gathered.
     """
 
-    def __init__(self, target, generator, report, profiler=None):
+    def __init__(self, target, generator, report, profiler=None, counter=None):
         self.target = target
         self.generator = generator
         self.report = report
         self.profiler = profiler
+        #: The InstructionCounter, when the server runs under callgrind.
+        self.counter = counter
 
     def measure(self, commands):
         """
@@ -154,6 +161,8 @@ class Run:
         """
         if self.profiler is not None:
             self.profiler.start(self.target.pid)
+        if self.counter is not None:
+            self.counter.start(self.target.pid)
         before = self.target.sample()
         wall = time.monotonic()
         try:
@@ -163,10 +172,20 @@ class Run:
             after = self.target.sample()
             if self.profiler is not None:
                 self.profiler.stop()
+            if self.counter is not None:
+                self.counter.stop(self.target.pid)
         busiest = max(r["cpu"] / r["wall"] for r in results if r["wall"] > 0)
         self.report("loadgen_cpu_pct", round(100 * busiest, 1))
         self.report("server_cpu_pct", round(100 * (after.cpu - before.cpu) / wall, 1))
         return after.cpu - before.cpu, wall, results
+
+    def reportInstructions(self, figure, count):
+        """
+        Report the last phase's instructions per operation, in thousands,
+        when they were counted.
+        """
+        if self.counter is not None and self.counter.total is not None and count:
+            self.report(figure, round(self.counter.total / count / 1000.0, 2))
 
     def login(self, users, align=1, **options):
         shares = self.generator.split(users, align)
@@ -213,11 +232,13 @@ def scenarioLogin(run, options):
     users = _users(options.clients)
     cpu, wall, ok = run.login(users, mechanism="SCRAM-SHA-1")
     run.report("cpu_ms_per_login", round(1000 * cpu / ok, 3))
+    run.reportInstructions("kinstr_per_login", ok)
     run.report("login_rate", round(ok / wall, 1))
     run.close()
     time.sleep(1)
     cpu, wall, ok = run.login(users, mechanism="PLAIN", tls=True, port=run.target.tlsPort)
     run.report("cpu_ms_per_login_plain", round(1000 * cpu / ok, 3))
+    run.reportInstructions("kinstr_per_login_plain", ok)
     run.report("login_rate_plain", round(ok / wall, 1))
     run.close()
 
@@ -250,6 +271,7 @@ def scenarioChat(run, options):
     if received < sent * 0.99:
         raise BenchmarkFailed("only %d of %d messages arrived" % (received, sent))
     run.report("cpu_us_per_msg", round(1e6 * cpu / received, 2))
+    run.reportInstructions("kinstr_per_msg", received)
     run.report("msgs_per_s", round(received / wall, 1))
     perWorker = options.rate / len(run.generator.connections)
     cpu, wall, results = run.measure({"op": "chat", "duration": options.duration,
@@ -280,6 +302,7 @@ def scenarioPresence(run, options):
         raise BenchmarkFailed("%d presence deliveries for %d updates to %d contacts each"
                               % (received, updates, options.contacts))
     run.report("cpu_us_per_presence_deliv", round(1e6 * cpu / received, 2))
+    run.reportInstructions("kinstr_per_presence_deliv", received)
     run.report("presence_deliv_per_s", round(received / wall, 1))
     run.report("deliveries_per_update", round(received / updates, 2))
     run.close()
@@ -321,12 +344,17 @@ def runScenarios(targetClass, names, options, emit):
                 emit(target.name, name, figure, value)
 
         try:
-            target.start()
-            generator = LoadGenerator(target, options.workers)
             profiler = None
             if options.profile is not None:
                 profiler = Profiler(options.profile, "%s-%s" % (target.name, name))
-            function(Run(target, generator, report, profiler), options)
+            counter = None
+            if options.instructions is not None:
+                counter = InstructionCounter(options.instructions,
+                                             "%s-%s" % (target.name, name))
+                target.commandPrefix = counter.commandPrefix()
+            target.start()
+            generator = LoadGenerator(target, options.workers)
+            function(Run(target, generator, report, profiler, counter), options)
             if profiler is not None:
                 for path in profiler.written:
                     emit(target.name, name, "profile", path)

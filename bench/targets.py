@@ -173,6 +173,9 @@ class XmppframeTarget(_Target):
         self.config = os.path.join(directory, "xmppframe.toml")
         self.log = os.path.join(directory, "twistd.log")
         self.database = os.path.join(directory, "data", "xmppframe.sqlite")
+        #: What goes before the server's command line (valgrind, for
+        #: instruction counts: see instructions.py).
+        self.commandPrefix = []
 
     def writeConfig(self):
         sys.path.insert(0, ROOT)
@@ -213,8 +216,9 @@ class XmppframeTarget(_Target):
         self.provision()
         env = dict(os.environ, PYTHONPATH=ROOT)
         self.process = subprocess.Popen(
-            [sys.executable, "-c", TWISTD, "-n", "--pidfile=", "--logfile", self.log,
-             "xmppframe", "--config", self.config],
+            self.commandPrefix + [
+                sys.executable, "-c", TWISTD, "-n", "--pidfile=", "--logfile", self.log,
+                "xmppframe", "--config", self.config],
             cwd=self.directory, env=env, stdin=subprocess.DEVNULL,
             preexec_fn=_raiseFileLimit)
         _waitListening(self.process, self.port, self.logText)

@@ -94,3 +94,46 @@ class BenchSmokeTests(unittest.TestCase):
             env=env)
         self.assertEqual(result.returncode, 2, result.stdout + result.stderr)
         self.assertIn("needs py-spy", result.stderr)
+
+    def test_instructions(self):
+        """
+        C{--instructions} runs the server under callgrind and prints the
+        instruction figures of the measured phases.
+        """
+        import shutil
+        if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+            raise unittest.SkipTest("valgrind is not installed")
+        directory = self.mktemp()
+
+        def run():
+            return subprocess.run(
+                [sys.executable, os.path.join(ROOT, "bench", "run"), "--smoke", "--scenario",
+                 "login", "--instructions", directory],
+                capture_output=True, text=True, cwd=ROOT, timeout=170,
+                stdin=subprocess.DEVNULL)
+
+        def check(result):
+            self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+            figures = dict(_LINE.match(line).groups() for line in result.stdout.splitlines()
+                           if _LINE.match(line))
+            for name in ("kinstr_per_login", "kinstr_per_login_plain"):
+                self.assertGreater(float(figures[name]), 0, result.stdout)
+
+        return threads.deferToThread(run).addCallback(check)
+
+
+class ReadTotalTests(unittest.TestCase):
+
+    def test_summaryOrTotals(self):
+        sys.path.insert(0, os.path.join(ROOT, "bench"))
+        self.addCleanup(sys.path.remove, os.path.join(ROOT, "bench"))
+        from instructions import readTotal
+        for line in ("summary: 12345\n", "totals: 12345\n"):
+            path = self.mktemp()
+            with open(path, "w") as f:
+                f.write("version: 1\ncreator: callgrind\nevents: Ir\n" + line)
+            self.assertEqual(readTotal(path), 12345)
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write("events: Ir\n")
+        self.assertIsNone(readTotal(path))
