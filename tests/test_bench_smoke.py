@@ -103,7 +103,8 @@ class BenchSmokeTests(unittest.TestCase):
         import shutil
         if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
             raise unittest.SkipTest("valgrind is not installed")
-        directory = self.mktemp()
+        # Absolute: bench/run runs in the checkout, not in the test's directory.
+        directory = os.path.abspath(self.mktemp())
 
         def run():
             return subprocess.run(
