@@ -196,17 +196,20 @@ class TapTests(unittest.TestCase):
         tap.makeService(options).setServiceParent(application)
         self.assertIs(application.getComponent(ILogObserver), mine)
 
-    def test_startupObjectsFrozen(self):
+    def test_collectorTuned(self):
         """
         Once twistd's server is up, what start-up made is left out of the
-        cyclic collector's full collections.
+        cyclic collector's full collections, and the young generation is
+        collected less often.
         """
         options = self.options("", {"logfile": self.mktemp(), "nodaemon": True})
         service = tap.makeService(options)
         self.addCleanup(gc.unfreeze)
+        self.addCleanup(gc.set_threshold, *gc.get_threshold())
         marker = object()
-        self.assertIs(service._freezeStartupObjects(marker), marker)
+        self.assertIs(service._tuneCollector(marker), marker)
         self.assertGreater(gc.get_freeze_count(), 0)
+        self.assertEqual(gc.get_threshold()[0], tap.GC_THRESHOLD0)
 
     def test_noTwistd(self):
         """

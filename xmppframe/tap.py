@@ -15,6 +15,10 @@ from xmppframe.server import Server, ServerService
 
 DEFAULT_CONFIG = "xmppframe.toml"
 
+#: The cyclic collector's young-generation threshold under twistd (see
+#: L{TwistdServerService._tuneCollector}).
+GC_THRESHOLD0 = 10000
+
 
 class Options(usage.Options):
     synopsis = "[--config FILE]"
@@ -76,18 +80,25 @@ class TwistdServerService(ServerService):
 
     def startService(self):
         ServerService.startService(self)
-        self.ready.addCallback(self._freezeStartupObjects)
+        self.ready.addCallback(self._tuneCollector)
 
-    def _freezeStartupObjects(self, result):
+    def _tuneCollector(self, result):
         """
-        Once the server is up, move everything start-up made (code, config,
-        modules, caches) out of the cyclic garbage collector's view
-        (L{gc.freeze}): those objects live as long as the process, and
-        otherwise every full collection walks them again.  Under a login
-        storm, where the heap grows by a connection at a time and full
-        collections follow its growth, this is a third of their cost.  Only
-        twistd's process does this; an application embedding the server
-        owns its own collector settings.
+        Set the cyclic garbage collector up for a server, once it is up.
+        Only twistd's process does this; an application embedding the
+        server owns its own collector settings.
+
+          - Everything start-up made (code, config, modules, caches) lives
+            as long as the process: L{gc.freeze} takes it out of the
+            collector's view, so that full collections do not walk it again.
+          - A young-generation threshold of L{GC_THRESHOLD0} allocations
+            instead of Python's 700: handling a stanza allocates a few
+            hundred objects that reference counting frees at once, so the
+            default collects every few stanzas and keeps promoting what
+            happens to be alive at that moment.  Under a login storm this
+            halves the collector's CPU.  Only garbage in reference cycles
+            (rare here) waits a little longer to be freed.
         """
         gc.freeze()
+        gc.set_threshold(GC_THRESHOLD0, *gc.get_threshold()[1:])
         return result
