@@ -24,6 +24,19 @@ def event(level=LogLevel.info, when=1700000000.25, text="hello {who}", **fields)
                 log_system="test#" + level.name, who="world", **fields)
 
 
+def assertFiltered(testCase, observer, path, below, at):
+    """
+    C{observer} writes an event of level C{at} to the file C{path} and
+    drops one of level C{below}.
+    """
+    observer(event(below, text="dropped"))
+    observer(event(at, text="written"))
+    with open(path) as f:
+        text = f.read()
+    testCase.assertNotIn("dropped", text)
+    testCase.assertIn("written", text)
+
+
 class CachedTimeFormatterTests(unittest.TestCase):
 
     def test_sameAsFormatTime(self):
@@ -134,12 +147,7 @@ class TwistdObserverFactoryTests(unittest.TestCase):
     def test_logfile(self):
         path = os.path.abspath(self.mktemp())
         observer = twistdObserverFactory({"logfile": path, "nodaemon": True}, "info")()
-        observer(event(LogLevel.warn, text="written"))
-        observer(event(LogLevel.debug, text="dropped"))
-        with open(path) as f:
-            text = f.read()
-        self.assertIn("written", text)
-        self.assertNotIn("dropped", text)
+        assertFiltered(self, observer, path, LogLevel.debug, LogLevel.warn)
 
     def test_nodaemonWithoutLogfileIsStdout(self):
         out = io.StringIO()
@@ -180,12 +188,7 @@ class TapTests(unittest.TestCase):
         tap.makeService(options).setServiceParent(application)
         observer = application.getComponent(ILogObserver)
         self.assertIsNotNone(observer)
-        observer(event(LogLevel.info, text="below warn"))
-        observer(event(LogLevel.warn, text="at warn"))
-        with open(logPath) as f:
-            text = f.read()
-        self.assertNotIn("below warn", text)
-        self.assertIn("at warn", text)
+        assertFiltered(self, observer, logPath, LogLevel.info, LogLevel.warn)
 
     def test_existingObserverKept(self):
         options = self.options("", {"logfile": self.mktemp(), "nodaemon": True})

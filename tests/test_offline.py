@@ -121,12 +121,16 @@ class OfflineTestCase(unittest.TestCase):
     """
 
     options = {}
+    storageClass = GatedStorage
+    accounts = {"alice", "bob"}
+    #: Whether setUp loads the module and brings alice online.
+    loadModule = True
 
     def setUp(self):
         self.clock = task.Clock()
         self.clock.advance(EXAMPLE_TIME)
-        self.storage = GatedStorage(self.clock)
-        self.auth = FakeAuth({"alice", "bob"})
+        self.storage = self.storageClass(self.clock)
+        self.auth = FakeAuth(self.accounts)
         self.sessions = SessionManager()
         self.router = Router(self.sessions)
         self.host = makeHost("example.org", storage=self.storage, auth=self.auth)
@@ -134,9 +138,10 @@ class OfflineTestCase(unittest.TestCase):
         self.api = ModuleAPI("offline", self.host, self.router, self.sessions,
                              self.storage, self.clock, self.options)
         self.module = OfflineModule(self.api)
-        self.module.load()
-        self.archive = self.storage.gates[("example.org", "offline")]
-        self.alice = self.online("alice@example.org", "home")
+        self.archive = self.storage.archive("example.org", "offline")
+        if self.loadModule:
+            self.module.load()
+            self.alice = self.online("alice@example.org", "home")
 
     def connect(self, jid, resource):
         """
@@ -644,24 +649,16 @@ class HoldersTests(OfflineTestCase):
     and keeps that list: the logins of the others do not read the store.
     """
 
+    storageClass = CountingStorage
+    accounts = {"alice", "bob", "dave"}
+    loadModule = False
+
     def setUp(self):
-        self.storage = CountingStorage(None)
+        OfflineTestCase.setUp(self)
         # Stored by an earlier run of the server.
-        self.successResultOf(MemoryStorage.archive(self.storage, "example.org", "offline").append(
+        self.successResultOf(self.archive.store.append(
             "bob", b"<message xmlns='jabber:client' to='bob@example.org' "
                    b"from='carol@example.org/x' type='chat'><body>earlier</body></message>"))
-        clock = task.Clock()
-        clock.advance(EXAMPLE_TIME)
-        self.clock = clock
-        self.auth = FakeAuth({"alice", "bob", "dave"})
-        self.sessions = SessionManager()
-        self.router = Router(self.sessions)
-        self.host = makeHost("example.org", storage=self.storage, auth=self.auth)
-        self.router.addHost(self.host)
-        self.api = ModuleAPI("offline", self.host, self.router, self.sessions,
-                             self.storage, self.clock, self.options)
-        self.module = OfflineModule(self.api)
-        self.archive = self.storage.archive("example.org", "offline")
 
     def test_storedBeforeLoadDelivered(self):
         self.module.load()
