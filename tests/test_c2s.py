@@ -380,6 +380,102 @@ class ModuleStreamFeatureTests(StreamTestCase):
         self.assertEqual(host.responders, [])
 
 
+class FeaturesCacheTests(StreamTestCase):
+    """
+    Stream features come from the server's cache when every responder can
+    say what its offer depends on (C{offerKey}), and are built afresh
+    otherwise.
+    """
+
+    setUp = NegotiationTests.setUp
+
+    def addResponder(self, responder):
+        from xmppframe.module import ModuleAPI
+        host = self.server.hosts["localhost"]
+        api = ModuleAPI("marker", host, self.server.router, self.server.sessions,
+                        self.server.storage, self.clock)
+        api.addStreamResponder(responder)
+        self.addCleanup(api.unhookAll)
+
+    def marker(self, keyed, key=True):
+        from xmppframe.xml.stanza import makeElement
+
+        class Marker:
+            offers = 0
+
+            def offer(self, stream):
+                self.offers += 1
+                return [makeElement("urn:example:marker", "marker")]
+
+            def handlers(self, stream):
+                return {}
+
+        if keyed:
+            Marker.offerKey = lambda self, stream: key
+        return Marker()
+
+    def features(self):
+        stream, transport = self.connect()
+        stream.dataReceived(HEADER)
+        return self.output(transport).split(b"<stream:features>", 1)[1]
+
+    def test_sameFeaturesFromCache(self):
+        marker = self.marker(keyed=True)
+        self.addResponder(marker)
+        first = self.features()
+        second = self.features()
+        self.assertEqual(first, second)
+        self.assertIn(b"<marker", first)
+        self.assertEqual(marker.offers, 1)
+
+    def test_responderWithoutKey(self):
+        """
+        A responder that cannot say what its offer depends on is asked every
+        time.
+        """
+        marker = self.marker(keyed=False)
+        self.addResponder(marker)
+        self.features()
+        self.features()
+        self.assertEqual(marker.offers, 2)
+
+    def test_keyNone(self):
+        marker = self.marker(keyed=True, key=None)
+        self.addResponder(marker)
+        self.features()
+        self.features()
+        self.assertEqual(marker.offers, 2)
+
+    def test_cachedHandlersWork(self):
+        """
+        A stream whose features came from the cache still negotiates: SCRAM
+        and binding work on the second login as on the first.
+        """
+        self.login()
+        stream, transport = self.login()
+        self.assertEqual(str(stream.jid), "alice@localhost/home")
+
+    def test_stagesKeptApart(self):
+        """
+        Before and after authentication the features differ, and so do the
+        cache's entries (SASL before, bind after).
+        """
+        before = self.features()
+        self.login()
+        self.assertIn(b"mechanisms", before)
+        self.assertNotIn(b"urn:ietf:params:xml:ns:xmpp-bind", before)
+        self.assertEqual(self.features(), before)
+
+    def test_bounded(self):
+        from xmppframe.streams.c2s import FeaturesCache
+        cache = FeaturesCache(maxEntries=2)
+        cache.put("a", 1)
+        cache.put("b", 2)
+        cache.put("c", 3)
+        self.assertIsNone(cache.get("a"))
+        self.assertEqual(cache.get("c"), 3)
+
+
 class _CountingTransport(StringTransport):
     """
     A transport that counts its writes.

@@ -256,6 +256,22 @@ class OwnCapsTests(CapsTestCase):
             "ver": self.caps.ownVer()})
         self.assertEqual(responder.handlers(stream), {})
 
+    def test_streamFeatureKeyFollowsVer(self):
+        """
+        The key under which client streams' features are cached changes with
+        the ver, so that no stream is offered an old one.
+        """
+        [responder] = self.host.responders
+
+        class Stream:
+            authenticated = "alice"
+
+        before = responder.offerKey(Stream())
+        self.host.modules["feature"].unload()
+        self.assertNotEqual(responder.offerKey(Stream()), before)
+        Stream.authenticated = None
+        self.assertEqual(responder.offerKey(Stream()), False)
+
     def test_nodeQuery(self):
         """
         §6.2: disco#info to node#ver is answered as the server's own,

@@ -123,6 +123,13 @@ class ModuleAPI:
         of element Clark name -> C{handler(stream, element)} for elements
         received before a resource is bound.  Offer-only features (e.g.
         roster versioning) return no handlers.
+
+        Optionally, C{responder.offerKey(stream)} returns a hashable value
+        equal for two streams exactly when C{offer} and C{handlers} (and
+        C{restrictsOthers}, if any) give the same for both, or C{None} when
+        it cannot say: with it the stream features of a login can come
+        from a cache (L{xmppframe.streams.c2s.FeaturesCache}) instead of
+        being built and serialized again.
         """
         self.host.responders.append(responder)
         self._responders.append(responder)

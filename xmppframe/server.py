@@ -22,7 +22,7 @@ from xmppframe.modules import availableModules, loadOrder
 from xmppframe.router import Router
 from xmppframe.session import SessionManager
 from xmppframe.storage import storageFromConfig
-from xmppframe.streams.c2s import C2SFactory, directTLSFactory
+from xmppframe.streams.c2s import C2SFactory, FeaturesCache, directTLSFactory
 from xmppframe.streams.component import ComponentFactory, ComponentRegistry
 from xmppframe.streams.negotiation import BindResponder, SASLResponder, StartTLSResponder
 from xmppframe.streams.s2smanager import S2SManager
@@ -50,6 +50,8 @@ class Server:
         self.reactor = reactor
         #: Batches each connection's stanzas of a reactor turn into one write.
         self.writes = WriteCoalescer(reactor)
+        #: Client streams' features, by what they depend on.
+        self.featuresCache = FeaturesCache()
         self.storage = storage if storage is not None else storageFromConfig(
             config.storage.driver, config.storage.path, reactor=reactor)
         self.sessions = SessionManager()

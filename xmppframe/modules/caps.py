@@ -172,6 +172,10 @@ class CapsStreamFeature:
     def __init__(self, caps):
         self._caps = caps
 
+    def offerKey(self, stream):
+        # The ver changes when the server's disco#info does.
+        return False if stream.authenticated is None else self._caps.ownVer()
+
     def offer(self, stream):
         if stream.authenticated is None:
             return []

@@ -63,6 +63,9 @@ class CSIFeature:
     The stream feature responder: C{<csi/>} once authenticated (§4.1).
     """
 
+    def offerKey(self, stream):
+        return bool(getattr(stream, "authenticated", None))
+
     def offer(self, stream):
         if getattr(stream, "authenticated", None):
             return [makeElement(CSI, "csi")]

@@ -52,6 +52,9 @@ class RegistrationResponder:
         return (self.module.open and stream.authenticated is None
                 and (stream.encrypted or not stream.requireEncryption))
 
+    def offerKey(self, stream):
+        return self._applies(stream)
+
     def offer(self, stream):
         if not self._applies(stream):
             return []

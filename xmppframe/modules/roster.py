@@ -98,6 +98,10 @@ class RosterVersioningFeature:
     negotiated.
     """
 
+    def offerKey(self, stream):
+        return (stream.authenticated is None or stream.jid is None
+                or stream.jid.resource is not None)
+
     def offer(self, stream):
         if stream.authenticated is None or stream.jid is None or stream.jid.resource is not None:
             return []

@@ -217,6 +217,10 @@ class PreApprovalFeature:
     authentication.
     """
 
+    def offerKey(self, stream):
+        return (stream.authenticated is None or stream.jid is None
+                or stream.jid.resource is not None)
+
     def offer(self, stream):
         if stream.authenticated is None or stream.jid is None or stream.jid.resource is not None:
             return []

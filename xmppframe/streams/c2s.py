@@ -213,12 +213,24 @@ class C2SStream(Protocol):
         """
         The stream features (RFC 6120 §4.3.2) the responders offer now,
         serialized; the handlers of the elements they answer are set.
+
+        Every login asks twice, and the answer is nearly always one of a
+        few: when every responder can say what its offer depends on
+        (C{offerKey}, see L{xmppframe.module.ModuleAPI.addStreamResponder}),
+        the answer is kept in the server's L{FeaturesCache} under those keys.
         """
-        offers = []
-        handlers = {}
         responders = self._responders
         if self.host.responders:
-            responders = list(responders) + self.host.responders
+            responders = tuple(responders) + tuple(self.host.responders)
+        cache = self.server.featuresCache
+        key = cache.keyFor(self, responders)
+        if key is not None:
+            cached = cache.get(key)
+            if cached is not None:
+                features, self._handlers = cached
+                return features
+        offers = []
+        handlers = {}
         for responder in responders:
             if getattr(responder, "restrictsOthers", None) and responder.restrictsOthers(self):
                 responders = [responder]
@@ -231,7 +243,10 @@ class C2SStream(Protocol):
         parts = [b"<stream:features>"]
         parts.extend(serialize(offer) for offer in offers)
         parts.append(b"</stream:features>")
-        return b"".join(parts)
+        features = b"".join(parts)
+        if key is not None:
+            cache.put(key, (features, handlers))
+        return features
 
     def _onElement(self, element):
         if self.closing:
@@ -443,6 +458,44 @@ class C2SFactory(Factory):
         protocol = C2SStream(self.server, directTLS=self.directTLS)
         protocol.factory = self
         return protocol
+
+
+class FeaturesCache:
+    """
+    Serialized stream features, and the handlers that go with them, by what
+    they depend on (L{C2SStream._features}).
+
+    A responder takes part by having C{offerKey(stream)}: a hashable value
+    that is equal for two streams exactly when its C{offer}, C{handlers}
+    and C{restrictsOthers} give the same for both, or C{None} when it
+    cannot say (the stream's TLS channel bindings, say); one responder
+    without it, or answering C{None}, and the features are built afresh.
+    The cache holds at most C{maxEntries}, and starts over when full.
+    """
+
+    def __init__(self, maxEntries=256):
+        self.maxEntries = maxEntries
+        self._entries = {}
+
+    def keyFor(self, stream, responders):
+        keys = []
+        for responder in responders:
+            offerKey = getattr(responder, "offerKey", None)
+            if offerKey is None:
+                return None
+            key = offerKey(stream)
+            if key is None:
+                return None
+            keys.append(key)
+        return (stream.host, responders, tuple(keys))
+
+    def get(self, key):
+        return self._entries.get(key)
+
+    def put(self, key, value):
+        if len(self._entries) >= self.maxEntries:
+            self._entries.clear()
+        self._entries[key] = value
 
 
 def directTLSFactory(server):

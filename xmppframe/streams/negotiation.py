@@ -41,6 +41,13 @@ class StartTLSResponder:
             etree.SubElement(element, NS.qname(NS.TLS, "required"))
         return [element]
 
+    def offerKey(self, stream):
+        """
+        What L{offer}, L{handlers} and L{restrictsOthers} depend on (see
+        L{xmppframe.streams.c2s.FeaturesCache}).
+        """
+        return (stream.encrypted, stream.tlsContext is None, stream.requireEncryption)
+
     def restrictsOthers(self, stream):
         """
         Whether this is the only feature to offer now (§5.3.1: a mandatory
@@ -78,6 +85,18 @@ class SASLResponder:
     def _available(self, stream):
         return stream.authenticated is None and (
             stream.encrypted or not stream.requireEncryption)
+
+    def offerKey(self, stream):
+        """
+        What L{offer} and L{handlers} depend on; on an encrypted stream the
+        channel-binding types offered depend on its TLS connection, so it
+        cannot say (C{None}).
+        """
+        if not self._available(stream):
+            return ("unavailable", stream.authenticated is None)
+        if stream.encrypted:
+            return None
+        return tuple(stream.mechanisms)
 
     def _bindings(self, stream):
         connection = stream.tlsConnection()
@@ -243,6 +262,9 @@ class BindResponder:
     IQ = NS.qname(NS.CLIENT, "iq")
     BIND = NS.qname(NS.BIND, "bind")
     RESOURCE = NS.qname(NS.BIND, "resource")
+
+    def offerKey(self, stream):
+        return stream.authenticated is None or stream.jid.resource is not None
 
     def offer(self, stream):
         if stream.authenticated is None or stream.jid.resource is not None:
