@@ -48,6 +48,7 @@ from xmppframe.jid import InvalidJID, JIDCache
 from xmppframe.keyedqueue import KeyedQueue
 from xmppframe.module import Module
 from xmppframe.rosteritem import SUBSCRIPTIONS, RosterItem
+from xmppframe.streams.negotiation import InformativeFeature
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import iqResult, makeElement, makeStanza
 
@@ -88,27 +89,15 @@ OPTIONS = {
 }
 
 
-class RosterVersioningFeature:
+class RosterVersioningFeature(InformativeFeature):
     """
-    A stream feature responder (see L{xmppframe.streams.negotiation}) that
-    advertises roster versioning, C{<ver xmlns='urn:xmpp:features:rosterver'/>}
+    Advertises roster versioning, C{<ver xmlns='urn:xmpp:features:rosterver'/>}
     (RFC 6121 §2.6.1), next to resource binding (XEP-0237 §2: "at the
     latest, when informing a client that resource binding is required").
-    It handles no elements: the feature is informative and never
-    negotiated.
     """
 
-    def offerKey(self, stream):
-        return (stream.authenticated is None or stream.jid is None
-                or stream.jid.resource is not None)
-
-    def offer(self, stream):
-        if stream.authenticated is None or stream.jid is None or stream.jid.resource is not None:
-            return []
-        return [makeElement(ROSTER_VERSIONING, "ver")]
-
-    def handlers(self, stream):
-        return {}
+    NAMESPACE = ROSTER_VERSIONING
+    LOCAL = "ver"
 
 
 class _Version:

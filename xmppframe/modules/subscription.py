@@ -53,7 +53,8 @@ from xmppframe.module import Module
 from xmppframe.modules.presence import (
     accountExists, addressed, currentPresence, unavailablePresence)
 from xmppframe.storage.users import UsersWithData
-from xmppframe.xml.stanza import makeElement, makeStanza, serialize
+from xmppframe.streams.negotiation import InformativeFeature
+from xmppframe.xml.stanza import makeStanza, serialize
 
 __all__ = ["SubscriptionModule", "SubscriptionState", "Outcome", "outbound", "inbound",
            "PreApprovalFeature", "PRE_APPROVAL", "SUBSCRIPTION_TYPES"]
@@ -210,24 +211,15 @@ def inbound(state, type):
     raise ValueError("not a subscription type: %r" % (type,))
 
 
-class PreApprovalFeature:
+class PreApprovalFeature(InformativeFeature):
     """
     Advertises C{<sub xmlns='urn:xmpp:features:pre-approval'/>} (RFC 6121
     §3.4), informative only, with the features offered after
     authentication.
     """
 
-    def offerKey(self, stream):
-        return (stream.authenticated is None or stream.jid is None
-                or stream.jid.resource is not None)
-
-    def offer(self, stream):
-        if stream.authenticated is None or stream.jid is None or stream.jid.resource is not None:
-            return []
-        return [makeElement(PRE_APPROVAL, "sub")]
-
-    def handlers(self, stream):
-        return {}
+    NAMESPACE = PRE_APPROVAL
+    LOCAL = "sub"
 
 
 class SubscriptionModule(Module):
