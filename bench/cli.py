@@ -148,7 +148,7 @@ def main(argv, compare):
             ours = results["xmppframe"].get(scenario, {})
             theirs = results["prosody"].get(scenario, {})
             for figure, value in ours.items():
-                if figure in ("loadgen_cpu_pct", "server_cpu_pct", "connections",
+                if figure in ("loadgen_cpu_pct", "server_cpu_pct", "server_sys_pct", "connections",
                               "deliveries_per_update"):
                     continue
                 other = theirs.get(figure)

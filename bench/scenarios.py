@@ -177,6 +177,9 @@ class Run:
         busiest = max(r["cpu"] / r["wall"] for r in results if r["wall"] > 0)
         self.report("loadgen_cpu_pct", round(100 * busiest, 1))
         self.report("server_cpu_pct", round(100 * (after.cpu - before.cpu) / wall, 1))
+        if after.cpu > before.cpu:
+            self.report("server_sys_pct",
+                        round(100 * (after.system - before.system) / (after.cpu - before.cpu), 1))
         return after.cpu - before.cpu, wall, results
 
     def reportInstructions(self, figure, count):

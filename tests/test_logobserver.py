@@ -9,14 +9,17 @@ import os
 import sys
 
 from twisted.application.service import Application
-from twisted.logger import ILogObserver, LogLevel, formatEventAsClassicLogText, formatTime
+from twisted.logger import (
+    FilteringLogObserver, ILogObserver, LogLevel, LogLevelFilterPredicate,
+    formatEventAsClassicLogText, formatTime)
 from twisted.python.failure import Failure
 from twisted.trial import unittest
 
 from xmppframe import tap
 from xmppframe.config import ConfigError, loadConfig
 from xmppframe.logobserver import (
-    CachedTimeFormatter, classicLogLine, levelFiltered, textObserver, twistdObserverFactory)
+    CachedTimeFormatter, LevelFilter, classicLogLine, levelFiltered, textObserver,
+    twistdObserverFactory)
 
 
 def event(level=LogLevel.info, when=1700000000.25, text="hello {who}", **fields):
@@ -131,6 +134,26 @@ class ObserverTests(unittest.TestCase):
         observer(event(LogLevel.error, text="shouted"))
         lines = out.getvalue().splitlines()
         self.assertEqual([line.split("] ")[1] for line in lines], ["said", "shouted"])
+
+    def test_levelFilterAgreesWithTwisted(self):
+        """
+        L{LevelFilter} passes exactly what Twisted's filtering observer
+        with a level predicate passes, for every level and for events
+        without a level or a namespace.
+        """
+        events = [event(level) for level in LogLevel.iterconstants()]
+        events.append({"log_namespace": "x", "log_format": "no level"})
+        events.append({"log_level": LogLevel.error, "log_format": "no namespace"})
+        events.append({"log_level": LogLevel.error, "log_namespace": "", "log_format": "empty"})
+        for minimum in LogLevel.iterconstants():
+            ours, theirs = [], []
+            mine = LevelFilter(ours.append, minimum)
+            twisted = FilteringLogObserver(
+                theirs.append, [LogLevelFilterPredicate(defaultLogLevel=minimum)])
+            for each in events:
+                mine(each)
+                twisted(each)
+            self.assertEqual(ours, theirs, minimum)
 
     def test_debugLevelKeepsDebug(self):
         out = io.StringIO()
