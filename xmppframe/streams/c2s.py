@@ -299,6 +299,14 @@ class C2SStream(Protocol):
     def sendElement(self, element):
         self._write(serialize(element))
 
+    def sendBytes(self, data):
+        """
+        Write a negotiation element already serialized (UTF-8 bytes): for
+        responders whose answers are fixed text, such as SASL's challenge
+        and success, which hold nothing but base64.
+        """
+        self._write(data)
+
     def _write(self, data):
         """
         Write C{data} now, after any stanzas still queued: for everything

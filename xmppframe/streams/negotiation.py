@@ -205,16 +205,14 @@ class SASLResponder:
         state["busy"] = False
         mechanismName = state["mechanism"].name
         if isinstance(result, sasl.SASLChallenge):
-            challenge = makeElement(NS.SASL, "challenge")
-            challenge.text = base64.b64encode(result.data).decode("ascii")
-            stream.sendElement(challenge)
+            stream.sendBytes(_SASL_CHALLENGE % (base64.b64encode(result.data),))
             return
         state.clear()
         stream.server.authThrottle.succeeded(stream.peerHost)
-        success = makeElement(NS.SASL, "success")
         if result.data:
-            success.text = base64.b64encode(result.data).decode("ascii")
-        stream.sendElement(success)
+            stream.sendBytes(_SASL_SUCCESS % (base64.b64encode(result.data),))
+        else:
+            stream.sendBytes(_SASL_EMPTY_SUCCESS)
         stream.authenticationSucceeded(result.username, mechanismName)
 
     def _failed(self, stream, failure):
@@ -260,6 +258,13 @@ class SASLResponder:
             text.set(NS.qname(NS.XML, "lang"), "en")
             text.text = failure.text
         stream.sendElement(element)
+
+
+# Challenges and successes carry only base64 (RFC 6120 §6.4.3, §6.4.6),
+# which needs no escaping: they are written as bytes, not built as trees.
+_SASL_CHALLENGE = b'<challenge xmlns="' + NS.SASL.encode() + b'">%s</challenge>'
+_SASL_SUCCESS = b'<success xmlns="' + NS.SASL.encode() + b'">%s</success>'
+_SASL_EMPTY_SUCCESS = b'<success xmlns="' + NS.SASL.encode() + b'"/>'
 
 
 def _decode(text, allowAbsent):
