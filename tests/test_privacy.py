@@ -797,6 +797,52 @@ class LoadingTests(PrivacyHarness):
         self.assertErrorReply(self.bob.take()[0], "internal-server-error")
 
 
+class ListHoldersTests(PrivacyHarness):
+    """
+    Only accounts that have stored lists are read at login: which ones do
+    is listed once when the module loads, and kept current by the policy,
+    which makes every write.
+    """
+
+    def setUp(self):
+        self.storage = MemoryStorage()
+        store = self.storage.map(self.domain, "privacy")
+        self.successResultOf(store.set("carol", "list:rules", [
+            {"action": "deny", "order": 1, "type": "jid", "value": "eve@example.org"}]))
+        self.successResultOf(store.set("carol", "default", "rules"))
+        self.setUpServer(self.storage)
+        self.reads = []
+        store = self.privacy.policy.store
+        realItems = store.items
+        self.patch(store, "items", lambda user: self.reads.append(user) or realItems(user))
+
+    def test_accountWithoutListsNotRead(self):
+        state = self.successResultOf(self.privacy.policy.load("bob"))
+        self.assertEqual(self.reads, [])
+        self.assertEqual(state.lists, {})
+
+    def test_accountWithListsRead(self):
+        state = self.successResultOf(self.privacy.policy.load("carol"))
+        self.assertEqual(self.reads, ["carol"])
+        self.assertEqual(state.default, "rules")
+        self.assertEqual(state.blocked(), [J("eve@example.org")])
+
+    def test_newListsReadAfterEviction(self):
+        """
+        An account that stores its first list is read at its next load,
+        once its state has left memory.
+        """
+        bob = self.connect("bob@example.org/phone")
+        self.successResultOf(self.privacy.policy.load("bob"))
+        self.setList(bob, "mine", "<item type='jid' value='eve@example.org' "
+                                  "action='deny' order='1'/>")
+        self.setDefault(bob, "mine")
+        self.privacy.policy.forget("bob")
+        state = self.successResultOf(self.privacy.policy.load("bob"))
+        self.assertEqual(self.reads, ["bob"])
+        self.assertEqual(state.default, "mine")
+
+
 class PersistenceTests(PrivacyHarness):
     """
     Lists survive a restart (SQLite storage).

@@ -34,6 +34,7 @@ import secrets
 from lxml import etree
 
 from twisted.internet import defer
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from xmppframe.errors import StanzaError
@@ -43,6 +44,7 @@ from xmppframe.events import (
 from xmppframe.jid import InvalidJID, parseJID
 from xmppframe.module import Module
 from xmppframe.rosteritem import SUBSCRIPTIONS
+from xmppframe.storage.users import UsersWithData
 from xmppframe.xml.stanza import errorReply, isError, makeElement, makeStanza
 
 #: XEP-0016 §9.  (Namespaces here until they join L{xmppframe.xml.namespaces}.)
@@ -386,10 +388,18 @@ class PrivacyPolicy:
     @param sessions: the L{ISessionManager}.
     @param domain: the host's domain.
     @param roster: a callable returning the host's L{IRoster} or C{None}.
+    @param log: a L{Logger} for a failure to list the accounts with lists.
+
+    Nearly every account has no lists, so which accounts have some is read
+    once (L{UsersWithData}) and a login of any other reads nothing.  That
+    holds while every write to C{store} goes through this policy; each
+    write notes its account before it is made, and an account stays noted
+    after its lists are removed (it is read at its next load, as before).
     """
 
-    def __init__(self, store, sessions, domain, roster, cacheSize=1000):
+    def __init__(self, store, sessions, domain, roster, cacheSize=1000, log=None):
         self.store = store
+        self._withLists = UsersWithData(store, log if log is not None else Logger())
         self.sessions = sessions
         self.domain = domain
         self._roster = roster
@@ -443,7 +453,7 @@ class PrivacyPolicy:
     async def _load(self, user):
         state = self._states.get(user)
         if state is None:
-            entries = await self.store.items(user)
+            entries = await self.store.items(user) if self._withLists.mayHave(user) else {}
             state = UserPrivacy.fromStored(self.accountJID(user), entries)
         if not state.ready:
             state.roster = await self.loadRoster(user)
@@ -565,6 +575,7 @@ class PrivacyPolicy:
 
     def setList(self, state, privacyList):
         state.lists[privacyList.name] = privacyList
+        self._withLists.stored(state.jid.localpart)
         return self.store.set(state.jid.localpart, _LIST_KEY + privacyList.name,
                               [item.toStored() for item in privacyList.items])
 
@@ -581,6 +592,7 @@ class PrivacyPolicy:
 
     def setDefault(self, state, name):
         state.default = name
+        self._withLists.stored(state.jid.localpart)
         return self.store.set(state.jid.localpart, _DEFAULT_KEY, name)
 
 
@@ -615,7 +627,7 @@ class PrivacyModule(Module):
     def load(self):
         self.policy = PrivacyPolicy(
             self.api.openStore("map", "privacy"), self.api.sessions, self.api.host.name,
-            self._rosterService, self.options["cache_size"])
+            self._rosterService, self.options["cache_size"], self.api.log)
         self.api.addFeature(PRIVACY)
         self.api.hookIQ("get", "self", (PRIVACY, "query"), self._onGet)
         self.api.hookIQ("set", "self", (PRIVACY, "query"), self._onSet)
