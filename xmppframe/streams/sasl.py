@@ -408,6 +408,9 @@ class ScramServerMechanism(ServerMechanism):
     """
 
     _HASHES = {"SCRAM-SHA-1": "SHA-1", "SCRAM-SHA-256": "SHA-256"}
+    #: scramp's mechanism objects hold only their parameters: one each.
+    _SCRAMP = {name: scramp.ScramMechanism(name)
+               for base in _HASHES for name in (base, base + "-PLUS")}
 
     def __init__(self, name, auth, channelBindings=None, offersPlus=False,
                  iterations=_MIN_ITERATIONS, serverNonce=None):
@@ -502,7 +505,7 @@ class ScramServerMechanism(ServerMechanism):
         if self.plus:
             channelBinding = (first.bindingType, self.bindings[first.bindingType])
         try:
-            server = scramp.ScramMechanism(self.name).make_server(
+            server = self._SCRAMP[self.name].make_server(
                 auth_fn=lambda user: credentials, channel_binding=channelBinding,
                 s_nonce=self.serverNonce)
             server.set_client_first(text)
