@@ -765,13 +765,15 @@ class PrivacyModule(Module):
         state = self.policy.ready(sender.localpart)
         # The sender's data decides; a local recipient's is loaded too, so
         # that the inbound filter can decide at once.
-        loads = [self.policy.load(sender.localpart) if state is None else defer.succeed(state)]
         recipientPolicy = self._localPolicy(to)
-        if recipientPolicy is not None and recipientPolicy.ready(to.localpart) is None:
+        recipientMissing = (recipientPolicy is not None
+                            and recipientPolicy.ready(to.localpart) is None)
+        if state is not None and not recipientMissing:
+            return self._enforceOutbound(event, state)
+        loads = [self.policy.load(sender.localpart) if state is None else defer.succeed(state)]
+        if recipientMissing:
             loads.append(recipientPolicy.load(to.localpart))
-        if state is None or len(loads) > 1:
-            return self._decideLater(event, OUTBOUND, loads)
-        return self._enforceOutbound(event, state)
+        return self._decideLater(event, OUTBOUND, loads)
 
     def _senderSession(self, event):
         origin = event.origin
