@@ -1,12 +1,15 @@
 """
 Test doubles shared by the unit tests of the routing core: a client session
-that records what it is sent, a virtual host built from a minimal config, and
-a parser that makes stanzas the way the stream parser does.
+that records what it is sent, a virtual host built from a minimal config, a
+parser that makes stanzas the way the stream parser does, and a transport
+that counts its writes.
 """
 
 from lxml import etree
 
 from zope.interface import implementer
+
+from twisted.internet.testing import StringTransport
 
 from xmppframe.config import HostConfig
 from xmppframe.host import VirtualHost
@@ -137,3 +140,17 @@ def stanzaErrorCondition(stanza):
             if name.namespace == NS.STANZA_ERRORS and name.localname != "text":
                 return name.localname
     return None
+
+
+class CountingTransport(StringTransport):
+    """
+    A transport that counts its writes (to see what a stream batches).
+    """
+
+    def __init__(self):
+        StringTransport.__init__(self)
+        self.writes = 0
+
+    def write(self, data):
+        self.writes += 1
+        StringTransport.write(self, data)

@@ -18,6 +18,9 @@ from xmppframe.config import parseConfig
 from xmppframe.server import Server
 from xmppframe.streams.c2s import C2SStream
 
+from tests.fakes import CountingTransport
+
+
 HEADER = (b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
           b"xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>")
 
@@ -476,20 +479,6 @@ class FeaturesCacheTests(StreamTestCase):
         self.assertEqual(cache.get("c"), 3)
 
 
-class _CountingTransport(StringTransport):
-    """
-    A transport that counts its writes.
-    """
-
-    def __init__(self):
-        StringTransport.__init__(self)
-        self.writes = 0
-
-    def write(self, data):
-        self.writes += 1
-        StringTransport.write(self, data)
-
-
 class CoalescedWriteTests(StreamTestCase):
     """
     On a real socket, the stanzas a stream is given during one reactor turn
@@ -502,7 +491,7 @@ class CoalescedWriteTests(StreamTestCase):
 
     def coalescingStream(self):
         stream, transport = self.login()
-        counting = _CountingTransport()
+        counting = CountingTransport()
         stream.transport = counting
         # As connectionMade decides for a TCP or TLS transport.
         stream._coalesce = True

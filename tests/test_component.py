@@ -17,6 +17,8 @@ from xmppframe.streams.component import ComponentStream, convertNamespace, hands
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import makeStanza, serialize
 
+from tests.fakes import CountingTransport
+
 HEADER = (b"<stream:stream xmlns='jabber:component:accept' "
           b"xmlns:stream='http://etherx.jabber.org/streams' to='%s'>")
 
@@ -177,6 +179,24 @@ class ComponentStreamTests(unittest.TestCase):
             transport.value(),
             b'<message xmlns="jabber:component:accept" to="user@echo.localhost" '
             b'from="a@localhost/r"><body>hi</body></message>')
+
+    def test_stanzasOfOneTurnInOneWrite(self):
+        """
+        Stanzas for the component routed in one reactor turn go out in one
+        write after it (L{xmppframe.streams.xmlstream.XMLStream}).
+        """
+        stream, _ = self.authenticate()
+        counting = CountingTransport()
+        stream.transport = counting
+        # As connectionMade decides for a TCP or TLS transport.
+        stream._coalesce = True
+        for n in range(3):
+            self.server.router.route(makeStanza(
+                "message", to="user@echo.localhost", from_="a@localhost/r", id="m%d" % (n,)))
+        self.assertEqual(counting.value(), b"")
+        self.clock.advance(0)
+        self.assertEqual(counting.writes, 1)
+        self.assertEqual(counting.value().count(b'<message xmlns="jabber:component:accept"'), 3)
 
     def test_fromComponent(self):
         stream, transport = self.authenticate()

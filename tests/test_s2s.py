@@ -26,6 +26,9 @@ from xmppframe.streams.s2s import (
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import makeStanza, serialize
 
+from tests.fakes import CountingTransport
+
+
 HEADER = ("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
           "xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' "
           "from='b.test' to='a.test' version='1.0'>")
@@ -342,6 +345,31 @@ class OutboundStreamTests(unittest.TestCase):
         self.stream.dataReceived(b"<db:result from='b.test' to='a.test' type='valid'/>")
         self.assertEqual(self.ready, [self.stream])
         self.assertEqual(self.stream.method, "dialback")
+
+    def test_stanzasOfOneTurnInOneWrite(self):
+        """
+        Stanzas for the peer queued in one reactor turn go out in one write
+        after it, as on client streams (L{XMLStream}); a stream error
+        afterwards follows them.
+        """
+        self.stream.dataReceived(self.peerHeader().encode())
+        self.stream.dataReceived(b"<db:result from='b.test' to='a.test' type='valid'/>")
+        counting = CountingTransport()
+        self.stream.transport = counting
+        # As connectionMade decides for a TCP or TLS transport.
+        self.stream._coalesce = True
+        for n in range(3):
+            self.stream.send(etree.fromstring(
+                "<message xmlns='jabber:client' from='x@a.test' to='y@b.test' id='m%d'/>" % (n,)))
+        self.assertEqual(counting.value(), b"")
+        self.clock.advance(0)
+        self.assertEqual(counting.writes, 1)
+        self.assertEqual(counting.value().count(b"<message xmlns=\"jabber:server\""), 3)
+        self.stream.send(etree.fromstring(
+            "<message xmlns='jabber:client' from='x@a.test' to='y@b.test' id='last'/>"))
+        self.stream.close("policy-violation")
+        data = counting.value()
+        self.assertLess(data.index(b'id="last"'), data.index(b"<stream:error>"))
 
     def test_dialbackRefused(self):
         self.stream.dataReceived(self.peerHeader().encode())

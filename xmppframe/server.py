@@ -40,7 +40,7 @@ class Server:
     @ivar sessions: the L{xmppframe.interfaces.ISessionManager}.
     @ivar hosts: domain -> L{VirtualHost}.
     @ivar streams: every open stream, bound or not (for shutdown).
-    @ivar writes: the L{WriteCoalescer} of client streams.
+    @ivar writes: the L{WriteCoalescer} of every stream (c2s, s2s, components).
     """
 
     _log = Logger()

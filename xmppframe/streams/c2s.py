@@ -13,7 +13,7 @@ import secrets
 from lxml import etree
 from zope.interface import implementer
 
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
@@ -22,15 +22,13 @@ from xmppframe.interfaces import IClientSession
 from xmppframe.jid import makeJID
 from xmppframe.streams.negotiation import BindResponder, SASLResponder, StartTLSResponder
 from xmppframe.streams.tls import tlsConnectionOf
-from xmppframe.streams.write import coalescable, writeStanza
+from xmppframe.streams.xmlstream import XMLStream
 from xmppframe.xml import namespaces as NS
-from xmppframe.xml.parser import StreamParser
-from xmppframe.xml.stanza import iqResult, serialize, streamErrorBytes
+from xmppframe.xml.stanza import iqResult, serialize
 
 _STANZA_TAGS = frozenset(NS.qname(NS.CLIENT, kind) for kind in ("message", "presence", "iq"))
 _SESSION_IQ = NS.qname(NS.SESSION, "session")
 _IQ = NS.qname(NS.CLIENT, "iq")
-_STREAM_END = b"</stream:stream>"
 
 
 def _versionTuple(text):
@@ -45,7 +43,7 @@ def _versionTuple(text):
 
 
 @implementer(IClientSession)
-class C2SStream(Protocol):
+class C2SStream(XMLStream):
     """
     One client connection.
 
@@ -59,7 +57,7 @@ class C2SStream(Protocol):
     _log = Logger()
 
     def __init__(self, server, directTLS=False):
-        self.server = server
+        XMLStream.__init__(self, server, server.reactor)
         self.config = server.config.c2s
         self.tlsContext = server.tlsContext
         self.requireEncryption = self.config.require_encryption
@@ -74,24 +72,14 @@ class C2SStream(Protocol):
         self.presence = None
         self.directedPresence = set()
         self.replaced = False
-        self.closing = False
         self.saslState = {}
         self.saslFailures = 0
         self.saslMechanism = None
-        self.peerHost = None
-        self._parser = None
-        self._headerSent = False
         self._streamId = None
-        self._timers = {}
         self._lastData = 0.0
         self._responders = server.responders
         self._handlers = {}
-        self._peerEnded = False
         self._ended = False
-        # Stanzas to write after this reactor turn (see WriteCoalescer), or
-        # None; _coalesce says whether the transport is worth batching for.
-        self._outgoing = None
-        self._coalesce = False
         #: Callables C{f(session, stanza)} shown every stanza L{send} is
         #: given, in order; one that returns C{True} has taken it, to send
         #: again later (through L{send}) or never.  Modules install them,
@@ -100,16 +88,15 @@ class C2SStream(Protocol):
 
     # Connection lifecycle
 
+    @property
+    def closeGrace(self):
+        return self.config.close_grace
+
     def connectionMade(self):
-        self.server.streamStarted(self)
-        self._coalesce = coalescable(self.transport)
         peer = self.transport.getPeer()
         self.peerHost = getattr(peer, "host", str(peer))
-        self._parser = StreamParser(
-            self._onHeader, self._onElement, self._onEnd,
-            maxStanzaSize=self.config.max_stanza_size,
-            contentNamespaces=frozenset({NS.CLIENT}))
-        self._lastData = self.server.reactor.seconds()
+        self._startParsing(NS.CLIENT, self.config.max_stanza_size)
+        self._lastData = self.reactor.seconds()
         self._timers["auth"] = self.callLater(self.config.auth_timeout, self._authTimedOut)
         if self.config.idle_timeout > 0:
             self._timers["idle"] = self.callLater(self.config.idle_timeout, self._checkIdle)
@@ -117,25 +104,11 @@ class C2SStream(Protocol):
                        tls=" (direct TLS)" if self.encrypted else "")
 
     def dataReceived(self, data):
-        if self.closing:
-            return
-        self._lastData = self.server.reactor.seconds()
-        try:
-            self._parser.feed(data)
-        except StreamError as e:
-            self.close(e.condition, e.text)
+        self._lastData = self.reactor.seconds()
+        XMLStream.dataReceived(self, data)
 
     def connectionLost(self, reason):
-        self.closing = True
-        self._outgoing = None
-        self.server.streamEnded(self)
-        for timer in self._timers.values():
-            if timer.active():
-                timer.cancel()
-        self._timers.clear()
-        if self._parser is not None:
-            self._parser.close()
-            self._parser = None
+        XMLStream.connectionLost(self, reason)
         self._endSession()
         self._log.info("c2s connection from {peer} closed{who}", peer=self.peerHost,
                        who=(" (%s)" % (self.jid,)) if self.jid is not None else "")
@@ -148,9 +121,6 @@ class C2SStream(Protocol):
         """
         return self._lastData
 
-    def callLater(self, delay, f, *args):
-        return self.server.reactor.callLater(delay, f, *args)
-
     def _authTimedOut(self):
         self._timers.pop("auth", None)
         if self.jid is None or self.jid.resource is None:
@@ -158,7 +128,7 @@ class C2SStream(Protocol):
 
     def _checkIdle(self):
         idle = self.config.idle_timeout
-        remaining = self._lastData + idle - self.server.reactor.seconds()
+        remaining = self._lastData + idle - self.reactor.seconds()
         if remaining > 0:
             self._timers["idle"] = self.callLater(remaining, self._checkIdle)
         else:
@@ -288,12 +258,6 @@ class C2SStream(Protocol):
                 return
         self.server.router.process(self, stanza)
 
-    def _onEnd(self):
-        # RFC 6120 §4.4: the peer closed its stream; close ours, and since
-        # it will send nothing more, the connection can go at once.
-        self._peerEnded = True
-        self.close()
-
     # Negotiation callbacks (used by the responders)
 
     def sendElement(self, element):
@@ -306,37 +270,6 @@ class C2SStream(Protocol):
         and success, which hold nothing but base64.
         """
         self._write(data)
-
-    def _write(self, data):
-        """
-        Write C{data} now, after any stanzas still queued: for everything
-        but stanzas (headers, features, negotiation, stream errors).  A login
-        is a conversation of small writes, each awaited by the client, so
-        batching would not gain anything; on plain TCP they go straight to
-        the socket (L{writeStanza}).
-        """
-        if self._outgoing is not None:
-            self.flushOutgoing()
-        writeStanza(self.transport, data)
-
-    def _queueStanza(self, data):
-        outgoing = self._outgoing
-        if outgoing is not None:
-            outgoing.append(data)
-        elif self._coalesce:
-            self._outgoing = [data]
-            self.server.writes.queue(self)
-        else:
-            writeStanza(self.transport, data)
-
-    def flushOutgoing(self):
-        """
-        Write the stanzas queued this reactor turn, in one write.
-        """
-        outgoing, self._outgoing = self._outgoing, None
-        if outgoing:
-            writeStanza(self.transport,
-                        outgoing[0] if len(outgoing) == 1 else b"".join(outgoing))
 
     def tlsConnection(self):
         if not self.encrypted:
@@ -404,44 +337,13 @@ class C2SStream(Protocol):
             return
         self._queueStanza(data)
 
-    def close(self, condition=None, text=None):
-        """
-        Close the stream (RFC 6120 §4.4), with a stream error first if
-        C{condition} is given (§4.9.1.1: the header goes out first if it has
-        not yet).  The TCP connection is dropped after the grace period, or
-        as soon as the peer closes its side.
-        """
-        if self.closing:
-            return
-        self.closing = True
-        if self._parser is not None:
-            self._parser.close()
-        try:
-            if condition is not None:
-                self._sendHeader()
-                self._write(streamErrorBytes(StreamError(condition, text)))
-                self._log.info("c2s {peer} stream error {condition}{text}",
-                               peer=self.peerHost, condition=condition,
-                               text=": " + text if text else "")
-            if self._headerSent:
-                self._write(_STREAM_END)
-            elif self._outgoing is not None:
-                self.flushOutgoing()
-        finally:
-            if self._peerEnded:
-                self.transport.loseConnection()
-            else:
-                self._timers["close"] = self.callLater(self.config.close_grace, self._drop)
+    def _closeStarted(self):
         self._endSession()
 
     def _endSession(self):
         if not self._ended and self.jid is not None and self.jid.resource is not None:
             self._ended = True
             self.server.sessionEnded(self)
-
-    def _drop(self):
-        self._timers.pop("close", None)
-        self.transport.loseConnection()
 
     def __repr__(self):
         return "<C2SStream %s from %s>" % (self.jid, self.peerHost)

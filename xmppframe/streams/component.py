@@ -26,15 +26,15 @@ from xml.sax.saxutils import quoteattr
 from lxml import etree
 from zope.interface import implementer
 
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 
 from xmppframe.errors import StanzaError, StreamError
 from xmppframe.interfaces import ISession
 from xmppframe.jid import InvalidJID, makeJID
+from xmppframe.streams.xmlstream import XMLStream
 from xmppframe.xml import namespaces as NS
-from xmppframe.xml.parser import StreamParser
-from xmppframe.xml.stanza import errorReply, isError, serialize, streamErrorBytes
+from xmppframe.xml.stanza import errorReply, isError, serialize
 
 __all__ = [
     "handshakeDigest", "convertNamespace", "ComponentRegistry", "ComponentStream",
@@ -44,7 +44,6 @@ __all__ = [
 _HANDSHAKE = NS.qname(NS.COMPONENT_ACCEPT, "handshake")
 _KINDS = ("message", "presence", "iq")
 _COMPONENT_STANZAS = {NS.qname(NS.COMPONENT_ACCEPT, kind): kind for kind in _KINDS}
-_STREAM_END = b"</stream:stream>"
 _VALID_TYPES = {
     "message": {None, "normal", "chat", "groupchat", "headline", "error"},
     "presence": {None, "unavailable", "subscribe", "subscribed", "unsubscribe",
@@ -204,7 +203,7 @@ class ComponentRegistry:
 
 
 @implementer(ISession)
-class ComponentStream(Protocol):
+class ComponentStream(XMLStream):
     """
     One external component's connection (XEP-0114 §3, the "accept"
     method).
@@ -216,52 +215,35 @@ class ComponentStream(Protocol):
     kind = "component"
     host = None
     _log = Logger()
+    #: A component that broke the protocol is cut off at once.
+    dropAfterError = True
 
     def __init__(self, server):
-        self.server = server
+        XMLStream.__init__(self, server, server.reactor)
         self.registry = server.components
         self.config = server.config.components
         self.jid = None
         self.domain = None
-        self.closing = False
-        self.peerHost = None
-        self._parser = None
         self._streamID = None
-        self._headerSent = False
-        self._peerEnded = False
-        self._timers = {}
 
     # Connection lifecycle
 
+    @property
+    def closeGrace(self):
+        return self.server.config.c2s.close_grace
+
     def connectionMade(self):
-        self.server.streamStarted(self)
         peer = self.transport.getPeer()
         self.peerHost = getattr(peer, "host", str(peer))
-        self._parser = StreamParser(
-            self._onHeader, self._onElement, self._onEnd,
-            maxStanzaSize=self.server.config.c2s.max_stanza_size,
-            contentNamespaces=frozenset({NS.COMPONENT_ACCEPT}))
-        self._timers["handshake"] = self.server.reactor.callLater(
+        self._startParsing(NS.COMPONENT_ACCEPT, self.server.config.c2s.max_stanza_size)
+        self._timers["handshake"] = self.callLater(
             self.config.handshake_timeout, self._handshakeTimedOut)
 
-    def dataReceived(self, data):
-        if self.closing:
-            return
-        try:
-            self._parser.feed(data)
-        except StreamError as e:
-            self.close(e.condition, e.text)
-
     def connectionLost(self, reason):
-        self.closing = True
-        self.server.streamEnded(self)
-        for timer in self._timers.values():
-            if timer.active():
-                timer.cancel()
-        self._timers.clear()
-        if self._parser is not None:
-            self._parser.close()
-            self._parser = None
+        XMLStream.connectionLost(self, reason)
+        self._detach()
+
+    def _detach(self):
         if self.jid is not None:
             self.registry.detach(self.domain, self)
 
@@ -296,7 +278,7 @@ class ComponentStream(Protocol):
         fromAttribute = ""
         if domain:
             fromAttribute = " from=%s" % (quoteattr(domain),)
-        self.transport.write((
+        self._write((
             "<?xml version='1.0'?><stream:stream xmlns='%s' xmlns:stream='%s' id='%s'%s>"
             % (NS.COMPONENT_ACCEPT, NS.STREAMS, self._streamID, fromAttribute)
         ).encode("utf-8"))
@@ -335,7 +317,7 @@ class ComponentStream(Protocol):
         timer = self._timers.pop("handshake", None)
         if timer is not None and timer.active():
             timer.cancel()
-        self.transport.write(serialize(etree.Element(_HANDSHAKE, nsmap={None: NS.COMPONENT_ACCEPT})))
+        self._write(serialize(etree.Element(_HANDSHAKE, nsmap={None: NS.COMPONENT_ACCEPT})))
 
     def _onStanza(self, kind, stanza):
         """
@@ -370,45 +352,18 @@ class ComponentStream(Protocol):
             reply.set("from", stanza.get("to") or self.domain)
             self.send(reply)
 
-    def _onEnd(self):
-        self._peerEnded = True
-        self.close()
-
     # ISession
 
     def send(self, stanza):
         if self.closing:
             return
-        self.transport.write(serialize(convertNamespace(stanza, NS.CLIENT, NS.COMPONENT_ACCEPT)))
+        self._queueStanza(serialize(convertNamespace(stanza, NS.CLIENT, NS.COMPONENT_ACCEPT)))
 
     def sendSerialized(self, data):
         self.send(etree.fromstring(data))
 
-    def close(self, condition=None, text=None):
-        """
-        Close the stream, with a stream error first if C{condition} is
-        given (for errors about the header, after our header: RFC 6120
-        §4.9.1.1, as XEP-0114 §3 asks).
-        """
-        if self.closing:
-            return
-        self.closing = True
-        if self._parser is not None:
-            self._parser.close()
-        if condition is not None:
-            self._sendHeader()
-            self.transport.write(streamErrorBytes(StreamError(condition, text)))
-            self._log.info("component {peer} stream error {condition}{text}", peer=self.peerHost,
-                           condition=condition, text=": " + text if text else "")
-        if self._headerSent:
-            self.transport.write(_STREAM_END)
-        if self.jid is not None:
-            self.registry.detach(self.domain, self)
-        if self._peerEnded or condition is not None:
-            self.transport.loseConnection()
-        else:
-            self._timers["close"] = self.server.reactor.callLater(
-                self.server.config.c2s.close_grace, self.transport.loseConnection)
+    def _closeStarted(self):
+        self._detach()
 
     def __repr__(self):
         return "<ComponentStream %s from %s>" % (self.domain, self.peerHost)

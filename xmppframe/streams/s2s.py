@@ -25,7 +25,7 @@ from service_identity.cryptography import verify_certificate_hostname
 from zope.interface import implementer
 
 from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
@@ -34,9 +34,9 @@ from xmppframe.interfaces import ISession
 from xmppframe.jid import InvalidJID
 from xmppframe.streams.dialback import NS_DIALBACK, NS_DIALBACK_FEATURE, dialbackKey, keysMatch
 from xmppframe.streams.tls import TLS12_CIPHERS, ServerTLSContext, _aLabel, tlsConnectionOf
+from xmppframe.streams.xmlstream import XMLStream
 from xmppframe.xml import namespaces as NS
-from xmppframe.xml.parser import StreamParser
-from xmppframe.xml.stanza import makeElement, serialize, streamErrorBytes
+from xmppframe.xml.stanza import makeElement, serialize
 
 __all__ = [
     "toServerNamespace", "toClientNamespace", "switchNamespace", "CertificateVerifier",
@@ -44,7 +44,6 @@ __all__ = [
     "S2SFactory", "s2sDirectTLSFactory",
 ]
 
-_STREAM_END = b"</stream:stream>"
 _SERVER_STANZAS = frozenset(NS.qname(NS.SERVER, kind) for kind in ("message", "presence", "iq"))
 _STARTTLS = NS.qname(NS.TLS, "starttls")
 _PROCEED = NS.qname(NS.TLS, "proceed")
@@ -270,10 +269,10 @@ def _dialbackElement(kind, **attributes):
     return element
 
 
-class _S2SStream(Protocol):
+class _S2SStream(XMLStream):
     """
-    What both directions share: the parser, the stream header, closing
-    with a stream error, STARTTLS restarts.
+    What both directions share beyond every L{XMLStream}: the manager,
+    negotiation elements, STARTTLS restarts.
 
     @ivar manager: the L{xmppframe.streams.s2smanager.S2SManager}.
     """
@@ -284,58 +283,29 @@ class _S2SStream(Protocol):
     jid = None
 
     def __init__(self, manager, directTLS=False):
+        XMLStream.__init__(self, manager.server, manager.reactor)
         self.manager = manager
-        self.server = manager.server
         self.config = manager.config
-        self.reactor = manager.reactor
         self.encrypted = directTLS
-        self.closing = False
-        self.peerHost = None
         self.streamID = None
-        self._parser = None
-        self._headerSent = False
-        self._peerEnded = False
-        self._closeTimer = None
 
     def connectionMade(self):
         peer = self.transport.getPeer()
         self.peerHost = "%s:%s" % (getattr(peer, "host", peer), getattr(peer, "port", ""))
-        self._parser = StreamParser(
-            self._onHeader, self._onElement, self._onEnd,
-            maxStanzaSize=self.config.max_stanza_size,
-            contentNamespaces=frozenset({NS.SERVER}))
-        self.server.streamStarted(self)
-
-    def dataReceived(self, data):
-        if self.closing or self._parser is None:
-            return
-        try:
-            self._parser.feed(data)
-        except StreamError as e:
-            self.close(e.condition, e.text)
+        self._startParsing(NS.SERVER, self.config.max_stanza_size)
 
     def connectionLost(self, reason):
-        self.closing = True
-        self.server.streamEnded(self)
-        if self._closeTimer is not None and self._closeTimer.active():
-            self._closeTimer.cancel()
-        if self._parser is not None:
-            self._parser.close()
-            self._parser = None
-        self.streamClosed(reason)
+        XMLStream.connectionLost(self, reason)
+        self._connectionGone(reason)
 
-    def streamClosed(self, reason):
+    def _connectionGone(self, reason):
         """
         The connection is gone; subclasses tell the manager.
         """
 
-    def _onEnd(self):
-        self._peerEnded = True
-        self.close()
-
     def sendElement(self, element):
         if not self.closing:
-            self.transport.write(serialize(element))
+            self._write(serialize(element))
 
     def tlsConnection(self):
         return tlsConnectionOf(self.transport) if self.encrypted else None
@@ -343,34 +313,6 @@ class _S2SStream(Protocol):
     def _restart(self):
         self._headerSent = False
         self._parser.reset()
-
-    def close(self, condition=None, text=None):
-        """
-        End the stream (RFC 6120 §4.4), with a stream error first when
-        C{condition} is given.
-        """
-        if self.closing:
-            return
-        self.closing = True
-        if self._parser is not None:
-            self._parser.close()
-        if self.transport is None:
-            return
-        if condition is not None:
-            self._log.info("{kind} {peer} stream error {condition}{text}", kind=self.kind,
-                           peer=self.peerHost, condition=condition,
-                           text=": " + text if text else "")
-            self._sendHeader()
-            self.transport.write(streamErrorBytes(StreamError(condition, text)))
-        if self._headerSent:
-            self.transport.write(_STREAM_END)
-        if self._peerEnded:
-            self.transport.loseConnection()
-        else:
-            self._closeTimer = self.reactor.callLater(2.0, self.transport.loseConnection)
-
-    def _sendHeader(self):
-        raise NotImplementedError()
 
 
 @implementer(ISession)
@@ -400,7 +342,7 @@ class S2SInStream(_S2SStream):
             return
         self._headerSent = True
         self.streamID = secrets.token_urlsafe(12)
-        self.transport.write(_streamHeader(
+        self._write(_streamHeader(
             id=self.streamID, to=self.claimedDomain,
             version="1.0" if self._version1 else None,
             **{"from": self.localDomain or self.server.defaultHost.name}))
@@ -428,7 +370,7 @@ class S2SInStream(_S2SStream):
             if not self.config.dialback:
                 raise StreamError("unsupported-version", "XMPP 1.0 is required")
             return
-        self.transport.write(serialize(self._features()))
+        self._write(serialize(self._features()))
 
     def _tlsOffered(self):
         return not self.encrypted and self.manager.serverTLS is not None
@@ -635,7 +577,7 @@ class S2SInStream(_S2SStream):
         """
         self.manager.route(stanza, self.server.router.jids.parse(stanza.get("to")))
 
-    def streamClosed(self, reason):
+    def _connectionGone(self, reason):
         self._log.info("s2s-in {peer} closed", peer=self.peerHost)
 
     def __repr__(self):
@@ -690,7 +632,7 @@ class S2SOutStream(_S2SStream):
         if self._headerSent:
             return
         self._headerSent = True
-        self.transport.write(_streamHeader(
+        self._write(_streamHeader(
             to=self.remoteDomain, version="1.0", **{"from": self.localDomain}))
 
     def _onHeader(self, header):
@@ -879,7 +821,7 @@ class S2SOutStream(_S2SStream):
         self.manager.outboundFailed(self, condition, text)
         self.close()
 
-    def streamClosed(self, reason):
+    def _connectionGone(self, reason):
         self.manager.outboundLost(self)
 
     # ISession
@@ -892,7 +834,7 @@ class S2SOutStream(_S2SStream):
 
     def sendServerStanza(self, stanza):
         if not self.closing:
-            self.transport.write(serialize(stanza))
+            self._queueStanza(serialize(stanza))
 
     def __repr__(self):
         return "<S2SOutStream %s -> %s>" % (self.localDomain, self.remoteDomain)

@@ -1,0 +1,199 @@
+"""
+What every XML stream of the server shares (RFC 6120 §4), whoever is at the
+other end: a client (c2s), another server in either direction (s2s), or an
+external component.
+
+  - The bytes that arrive go to a L{StreamParser}; a L{StreamError} it or a
+    callback raises closes the stream with that error.
+  - Stanzas queued in one reactor turn leave in one write after the turn
+    (L{WriteCoalescer}); any other write (a header, a negotiation element, a
+    stream error) flushes them first, so the order on the wire is kept.
+  - Closing (§4.4): a stream error first when there is one, after our
+    header if it has not gone out yet (§4.9.1.1); then our closing tag; the
+    TCP connection is dropped when the peer closes its side, or after a
+    grace period.
+  - When the connection goes, the timers stop and the parser is dropped.
+
+The kinds of stream differ in their headers, their negotiation and what
+their stanzas mean; those are the subclasses' (L{xmppframe.streams.c2s},
+L{xmppframe.streams.s2s}, L{xmppframe.streams.component}).
+"""
+
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
+
+from xmppframe.errors import StreamError
+from xmppframe.streams.write import coalescable, writeStanza
+from xmppframe.xml.parser import StreamParser
+from xmppframe.xml.stanza import streamErrorBytes
+
+__all__ = ["STREAM_END", "XMLStream"]
+
+#: Our side's closing tag (RFC 6120 §4.4).
+STREAM_END = b"</stream:stream>"
+
+
+class XMLStream(Protocol):
+    """
+    One XML stream over one connection.
+
+    A subclass provides C{_onHeader(header)}, C{_onElement(element)} and
+    C{_sendHeader()} (which writes our header unless it has gone out, and
+    sets C{_headerSent}); it calls L{_startParsing} from C{connectionMade}
+    and this class's C{connectionLost} from its own.  It may extend
+    L{_closeStarted}, called once when the stream starts closing.
+
+    @ivar server: the L{xmppframe.server.Server}; it is told of the stream
+        (C{streamStarted}, C{streamEnded}) and its C{writes} batches the
+        stream's stanzas.
+    @ivar reactor: the reactor the stream's timers run on.
+    @ivar closing: whether the stream is closing or closed; nothing more is
+        read or sent.
+    @ivar peerHost: the peer's address, for log lines.
+    """
+
+    #: Names the kind of stream in log lines (C{c2s}, C{s2s-in}, ...).
+    kind = None
+    _log = Logger()
+    #: Seconds to wait for the peer's closing tag after ours (§4.4).
+    closeGrace = 2.0
+    #: Whether the connection goes at once after a stream error, rather
+    #: than after the peer's closing tag.
+    dropAfterError = False
+
+    def __init__(self, server, reactor):
+        self.server = server
+        self.reactor = reactor
+        self.closing = False
+        self.peerHost = None
+        self._parser = None
+        self._headerSent = False
+        self._peerEnded = False
+        self._timers = {}
+        # Stanzas to write after this reactor turn, or None; _coalesce says
+        # whether the transport is worth batching for.
+        self._outgoing = None
+        self._coalesce = False
+
+    # Connection lifecycle
+
+    def _startParsing(self, contentNamespace, maxStanzaSize):
+        """
+        Start reading: the parser for a stream whose content namespace is
+        C{contentNamespace} (§4.8.2), and the server told of the stream.
+        """
+        self._coalesce = coalescable(self.transport)
+        self._parser = StreamParser(
+            self._onHeader, self._onElement, self._onEnd,
+            maxStanzaSize=maxStanzaSize, contentNamespaces=frozenset({contentNamespace}))
+        self.server.streamStarted(self)
+
+    def dataReceived(self, data):
+        if self.closing or self._parser is None:
+            return
+        try:
+            self._parser.feed(data)
+        except StreamError as e:
+            self.close(e.condition, e.text)
+
+    def connectionLost(self, reason):
+        self.closing = True
+        self._outgoing = None
+        self.server.streamEnded(self)
+        for timer in self._timers.values():
+            if timer.active():
+                timer.cancel()
+        self._timers.clear()
+        if self._parser is not None:
+            self._parser.close()
+            self._parser = None
+
+    def callLater(self, delay, f, *args):
+        return self.reactor.callLater(delay, f, *args)
+
+    def _onEnd(self):
+        # §4.4: the peer closed its stream; it sends nothing more, so ours
+        # closes and the connection can go at once.
+        self._peerEnded = True
+        self.close()
+
+    # Writing
+
+    def _write(self, data):
+        """
+        Write C{data} now, after the stanzas still queued: for everything
+        but stanzas (headers, negotiation, stream errors), which a peer
+        awaits one by one, so that batching would gain nothing.
+        """
+        if self._outgoing is not None:
+            self.flushOutgoing()
+        writeStanza(self.transport, data)
+
+    def _queueStanza(self, data):
+        """
+        Write the serialized stanza C{data} after this reactor turn, with
+        the others queued for this stream meanwhile.
+        """
+        outgoing = self._outgoing
+        if outgoing is not None:
+            outgoing.append(data)
+        elif self._coalesce:
+            self._outgoing = [data]
+            self.server.writes.queue(self)
+        else:
+            writeStanza(self.transport, data)
+
+    def flushOutgoing(self):
+        """
+        Write the stanzas queued this reactor turn, in one write.
+        """
+        outgoing, self._outgoing = self._outgoing, None
+        if outgoing:
+            writeStanza(self.transport,
+                        outgoing[0] if len(outgoing) == 1 else b"".join(outgoing))
+
+    # Closing
+
+    def close(self, condition=None, text=None):
+        """
+        Close the stream (§4.4), with a stream error first if C{condition}
+        is given (§4.9.1.1: the header goes out first if it has not yet).
+        """
+        if self.closing:
+            return
+        self.closing = True
+        if self._parser is not None:
+            self._parser.close()
+        if self.transport is None:
+            self._closeStarted()
+            return
+        try:
+            if condition is not None:
+                self._log.info("{kind} {peer} stream error {condition}{text}", kind=self.kind,
+                               peer=self.peerHost, condition=condition,
+                               text=": " + text if text else "")
+                self._sendHeader()
+                self._write(streamErrorBytes(StreamError(condition, text)))
+            if self._headerSent:
+                self._write(STREAM_END)
+            else:
+                self.flushOutgoing()
+        finally:
+            if self._peerEnded or (condition is not None and self.dropAfterError):
+                self.transport.loseConnection()
+            else:
+                self._timers["close"] = self.callLater(self.closeGrace, self._drop)
+        self._closeStarted()
+
+    def _closeStarted(self):
+        """
+        The stream has started closing (our side is closed); subclasses
+        end what depends on it.
+        """
+
+    def _drop(self):
+        self._timers.pop("close", None)
+        self.transport.loseConnection()
+
+    def _sendHeader(self):
+        raise NotImplementedError()
