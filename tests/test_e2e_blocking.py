@@ -4,8 +4,9 @@ real slixmpp clients using slixmpp's own xep_0191 plugin.
 """
 
 import asyncio
+import os
 
-from tests.e2e import ClientTestCase, asDeferred, waitFor
+from tests.e2e import ClientTestCase, RunningServer, asDeferred, waitFor
 from tests.xmppclient import TestClient
 
 BLOCKED = "{urn:xmpp:blocking:errors}blocked"
@@ -94,4 +95,33 @@ class BlockingTests(ClientTestCase):
             iq = await asyncio.wait_for(pushed, 10)
             self.assertEqual({item["jid"] for item in iq["block"]},
                              {"eve@localhost", "mallory@localhost"})
+        return asDeferred(scenario())
+
+    def test_blocklistSurvivesRestart(self):
+        """
+        A blocklist stored with the SQLite driver still applies on a new
+        server started on the same data directory: the privacy module
+        lists the accounts that have lists when it loads, and reads those
+        accounts' lists at their next login.
+        """
+        async def scenario():
+            dataDir = os.path.abspath(self.mktemp())
+            first = await RunningServer.start(self, storage="sqlite", dataDir=dataDir)
+            for jid, password in self.accounts:
+                await first.addUser(jid, password)
+            alice = await self.client("alice@localhost/home", "wonderland", server=first).login()
+            await alice.plugin["xep_0191"].block("bob@localhost", timeout=10)
+            await self.closeClients()
+            await waitFor(first.service.stopService())
+
+            second = await RunningServer.start(self, storage="sqlite", dataDir=dataDir)
+            alice = await self.client("alice@localhost/home", "wonderland", server=second).login()
+            self.assertEqual({str(j) for j in await alice.plugin["xep_0191"].get_blocked_jids(
+                timeout=10)}, {"bob@localhost"})
+            bob = await self.client("bob@localhost/phone", "rabbithole", server=second).login()
+            bob.send_message(mto="alice@localhost", mbody="Still there?", mtype="chat")
+            error = await bob.nextError()
+            self.assertEqual(error["error"]["condition"], "service-unavailable")
+            # Bob, who never stored a list, logged in without one.
+            self.assertEqual(await bob.plugin["xep_0191"].get_blocked_jids(timeout=10), set())
         return asDeferred(scenario())
