@@ -186,11 +186,16 @@ class XmppframeTarget(_Target):
         try:
             import dataclasses
 
-            from xmppframe.config import DEFAULT_MODULES, Config
+            from xmppframe.config import DEFAULT_MODULES, C2SConfig, Config
         finally:
             sys.path.remove(ROOT)
         modules = [m for m in DEFAULT_MODULES if m != "mam"]
         sections = {f.name for f in dataclasses.fields(Config)}
+        # The generator sends as fast as the server reads: measure the
+        # server's cost, not its flood limit (Prosody limits nothing by
+        # default either).  Older commits have no such setting.
+        unshaped = ("read_rate = 0\n"
+                    if "read_rate" in {f.name for f in dataclasses.fields(C2SConfig)} else "")
         with open(self.config, "w") as f:
             f.write('data_dir = "data"\n')
             if "s2s" in sections:
@@ -202,11 +207,13 @@ class XmppframeTarget(_Target):
                 'listen_tls = ["tcp:%d:interface=127.0.0.1:backlog=1024"]\n'
                 "require_encryption = false\n"
                 "auth_timeout = 600.0\n"
+                "%s"
                 '[hosts."%s"]\n'
                 "modules = %s\n"
                 '[hosts."%s".options.ping]\n'
                 "interval = 0.0\n"
-                % (self.port, self.tlsPort, self.domain, json.dumps(modules), self.domain))
+                % (self.port, self.tlsPort, unshaped, self.domain, json.dumps(modules),
+                   self.domain))
 
     def provision(self):
         env = dict(os.environ, PYTHONPATH=ROOT)

@@ -544,3 +544,87 @@ class CoalescedWriteTests(StreamTestCase):
         stream, transport = self.login()
         stream.send(self.message(1))
         self.assertIn(b'id="m1"', transport.value())
+
+
+class ReadShapingTests(StreamTestCase):
+    """
+    A client that sends faster than C{read_rate} is read more slowly: its
+    transport is paused for as long as it is ahead of its rate, and what it
+    sent still arrives, in order.
+    """
+
+    def setUp(self):
+        self.server, self.clock = makeServer(self, read_rate=1000, read_burst=2000)
+        d = self.server.storage.open()
+        d.addCallback(lambda _: self.server.hosts["localhost"].auth.createUser(
+            "alice", "wonderland"))
+        return d
+
+    def test_floodPausedThenResumed(self):
+        stream, transport = self.login()
+        # The login's bytes came out of the burst; the bucket refills.
+        self.clock.advance(10)
+        received = []
+        self.server.hosts["localhost"].events.hook(
+            "message/bare", lambda event: received.append(event.stanza.get("id")) or True)
+        message = b"<message to='alice@localhost' id='m%d'><body>" + b"x" * 400 + b"</body></message>"
+        for n in range(4):
+            stream.dataReceived(message % (n,))
+        self.assertEqual(transport.producerState, "producing")
+        stream.dataReceived(message % (4,))
+        # 5 x ~460 bytes: about 300 past the 2000-byte burst, 0.3 s at
+        # 1000/s; the read that went past waits as well.
+        self.assertEqual(transport.producerState, "paused")
+        self.assertEqual(received, ["m0", "m1", "m2", "m3"])
+        self.clock.advance(0.2)
+        self.assertEqual(transport.producerState, "paused")
+        self.assertEqual(received, ["m0", "m1", "m2", "m3"])
+        self.clock.advance(0.2)
+        self.assertEqual(transport.producerState, "producing")
+        self.assertEqual(received, ["m0", "m1", "m2", "m3", "m4"])
+        self.assertFalse(stream.closing)
+
+    def test_moreWhileHeldBackWaitsForAll(self):
+        """
+        Bytes handed on while reading is held back (TLS decrypts a whole
+        read into several records) wait too, until the whole debt is paid.
+        """
+        stream, transport = self.login()
+        self.clock.advance(10)
+        received = []
+        self.server.hosts["localhost"].events.hook(
+            "message/bare", lambda event: received.append(event.stanza.get("id")) or True)
+        message = b"<message to='alice@localhost' id='m%d'><body>" + b"x" * 1400 + b"</body></message>"
+        stream.dataReceived(message % (0,))
+        stream.dataReceived(message % (1,))
+        self.assertEqual(transport.producerState, "paused")
+        stream.dataReceived(message % (2,))
+        # About 4,400 bytes: 2,400 past the burst, 2.4 s at 1000/s.
+        self.clock.advance(2.0)
+        self.assertEqual(received, ["m0"])
+        self.clock.advance(0.5)
+        self.assertEqual(received, ["m0", "m1", "m2"])
+        self.assertEqual(transport.producerState, "producing")
+
+    def test_closedWhileHeldBack(self):
+        """
+        A stream that closes while reading is held back (a server
+        shutdown, say) parses nothing more and leaves no timer behind.
+        """
+        stream, transport = self.login()
+        stream.dataReceived(b"<message to='alice@localhost'><body>" + b"x" * 5000
+                            + b"</body></message>")
+        self.assertEqual(transport.producerState, "paused")
+        stream.close("system-shutdown")
+        stream.connectionLost(None)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_unlimited(self):
+        """
+        C{read_rate = 0}: no limit.
+        """
+        self.server, self.clock = makeServer(self, read_rate=0)
+        stream, transport = self.connect()
+        stream.dataReceived(HEADER)
+        stream.dataReceived(b" " * 100000)
+        self.assertEqual(transport.producerState, "producing")

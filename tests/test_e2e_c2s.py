@@ -7,7 +7,7 @@ delivery).
 import asyncio
 import ssl
 
-from tests.e2e import ClientTestCase, asDeferred, waitFor
+from tests.e2e import ClientTestCase, RunningServer, asDeferred, waitFor
 
 
 class ClientToServerTests(ClientTestCase):
@@ -212,4 +212,42 @@ class PriorityRoutingTests(ClientTestCase):
             # comes online.
             later = await self.withPriority("bob@localhost/later", 0)
             self.assertEqual((await later.nextMessage())["body"], "kept for later")
+        return asDeferred(scenario())
+
+
+class FloodTests(ClientTestCase):
+    """
+    A client that floods the server is read more slowly (C{read_rate}),
+    not cut off: every message it sent arrives, and other clients are
+    served meanwhile.
+    """
+
+    async def setUpServer(self):
+        self.server = await RunningServer.start(
+            self, c2s={"read_rate": 4096, "read_burst": 8192})
+        for jid, password in self.accounts:
+            await self.server.addUser(jid, password)
+
+    def test_floodIsShapedNotLost(self):
+        async def scenario():
+            alice = await self.client("alice@localhost/home", "wonderland").login()
+            bob = await self.client("bob@localhost/phone", "rabbithole").login()
+            carol = await self.client("bob@localhost/laptop", "rabbithole").login()
+            # Let the bucket refill after the logins.
+            await asyncio.sleep(2.5)
+            loop = asyncio.get_event_loop()
+            started = loop.time()
+            count = 40
+            body = "x" * 500
+            for n in range(count):
+                alice.send_message(mto="bob@localhost/phone", mbody="%d %s" % (n, body),
+                                   mtype="chat")
+            # While alice is held back, bob's other resource is answered.
+            await carol.roundTrip()
+            received = [(await bob.nextMessage(timeout=30))["body"] for _ in range(count)]
+            elapsed = loop.time() - started
+            self.assertEqual([int(text.split()[0]) for text in received], list(range(count)))
+            # About 40 x 600 bytes: 24 KB, 8 KiB at once and the rest at
+            # 4 KiB/s, so at least three seconds.
+            self.assertGreater(elapsed, 3.0)
         return asDeferred(scenario())

@@ -460,6 +460,9 @@ class C2SConfig(_Validated):
     C{[c2s]}: client connections (RFC 6120).  Listeners are Twisted
     strports server endpoint descriptions; C{listen} ones offer STARTTLS
     (RFC 6120 §5), C{listen_tls} ones start TLS at once (XEP-0368).
+    C{read_rate} (bytes per second, 0: no limit) and C{read_burst} (bytes)
+    bound how fast one client may send: a faster one is read more slowly
+    (L{xmppframe.streams.shaper}).
     """
     listen: tuple[str, ...] = _setting(_ENDPOINTS, ["tcp:5222"])
     listen_tls: tuple[str, ...] = _setting(_ENDPOINTS, ["tcp:5223"])
@@ -468,6 +471,8 @@ class C2SConfig(_Validated):
     auth_timeout: float = _setting(_Number(), 60.0, _positive)
     idle_timeout: float = _setting(_Number(), 0.0, _atLeast(0))
     close_grace: float = _setting(_Number(), 2.0, _atLeast(0))
+    read_rate: int = _setting(_Integer(), 32768, _atLeast(0))
+    read_burst: int = _setting(_Integer(), 262144, _positive)
     mechanisms: tuple[str, ...] = _setting(_ListOf(_Text()), list(SASL_MECHANISMS),
                                           _mechanisms)
 
@@ -542,7 +547,8 @@ class S2SConfig(_Validated):
     verifying peers (RFC 6120 §13.7.2); C{dialback} enables XEP-0220 for
     peers whose certificate cannot be verified.  C{dialback_secret} empty
     means one generated once into C{<data_dir>/dialback.secret}.
-    C{routes} are static routes that skip DNS.
+    C{routes} are static routes that skip DNS.  C{read_rate} and
+    C{read_burst} bound how fast a peer server may send, as for clients.
     """
     listen: tuple[str, ...] = _setting(_ENDPOINTS, ["tcp:5269"])
     listen_tls: tuple[str, ...] = _setting(_ENDPOINTS, [])
@@ -555,6 +561,8 @@ class S2SConfig(_Validated):
     idle_timeout: float = _setting(_Number(), 600.0, _atLeast(0))
     queue_size: int = _setting(_Integer(), 1000, _positive)
     max_stanza_size: int = _setting(_Integer(), 262144, _positive)
+    read_rate: int = _setting(_Integer(), 262144, _atLeast(0))
+    read_burst: int = _setting(_Integer(), 1048576, _positive)
     routes: tuple = field(default=(), metadata={_SETTING: _Setting(_Routes(), {})})
 
     def _relationProblems(self):

@@ -95,7 +95,8 @@ class C2SStream(XMLStream):
     def connectionMade(self):
         peer = self.transport.getPeer()
         self.peerHost = getattr(peer, "host", str(peer))
-        self._startParsing(NS.CLIENT, self.config.max_stanza_size)
+        self._startParsing(NS.CLIENT, self.config.max_stanza_size,
+                           self.config.read_rate, self.config.read_burst)
         self._lastData = self.reactor.seconds()
         self._timers["auth"] = self.callLater(self.config.auth_timeout, self._authTimedOut)
         if self.config.idle_timeout > 0:

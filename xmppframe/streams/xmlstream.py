@@ -4,7 +4,8 @@ other end: a client (c2s), another server in either direction (s2s), or an
 external component.
 
   - The bytes that arrive go to a L{StreamParser}; a L{StreamError} it or a
-    callback raises closes the stream with that error.
+    callback raises closes the stream with that error.  A peer that sends
+    faster than its configured rate is read more slowly (L{ReadShaper}).
   - Stanzas queued in one reactor turn leave in one write after the turn
     (L{WriteCoalescer}); any other write (a header, a negotiation element, a
     stream error) flushes them first, so the order on the wire is kept.
@@ -23,6 +24,7 @@ from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 
 from xmppframe.errors import StreamError
+from xmppframe.streams.shaper import ReadShaper
 from xmppframe.streams.write import coalescable, writeStanza
 from xmppframe.xml.parser import StreamParser
 from xmppframe.xml.stanza import streamErrorBytes
@@ -74,27 +76,72 @@ class XMLStream(Protocol):
         # whether the transport is worth batching for.
         self._outgoing = None
         self._coalesce = False
+        self._shaper = None
+        # What was read while the peer was ahead of its rate, to be parsed
+        # when reading resumes; None when reading is not held back.
+        self._held = None
 
     # Connection lifecycle
 
-    def _startParsing(self, contentNamespace, maxStanzaSize):
+    def _startParsing(self, contentNamespace, maxStanzaSize, readRate=0, readBurst=0):
         """
         Start reading: the parser for a stream whose content namespace is
         C{contentNamespace} (§4.8.2), and the server told of the stream.
+
+        @param readRate: the bytes per second the peer may send on average
+            (C{0}: no limit), with
+        @param readBurst: the bytes it may send at once.
         """
         self._coalesce = coalescable(self.transport)
         self._parser = StreamParser(
             self._onHeader, self._onElement, self._onEnd,
             maxStanzaSize=maxStanzaSize, contentNamespaces=frozenset({contentNamespace}))
+        if readRate > 0:
+            self._shaper = ReadShaper(readRate, readBurst, self.reactor.seconds())
         self.server.streamStarted(self)
 
     def dataReceived(self, data):
         if self.closing or self._parser is None:
             return
+        if self._shaper is not None:
+            pause = self._shaper.take(len(data), self.reactor.seconds())
+            if self._held is not None:
+                # The rest of what TLS decrypted from the same read: it waits
+                # too, and the wait covers all of it.
+                self._held.append(data)
+                if pause > 0.0:
+                    self._timers["shaper"].reset(pause)
+                return
+            if pause > 0.0:
+                self._holdBack(data, pause)
+                return
+        self._feed(data)
+
+    def _feed(self, data):
         try:
             self._parser.feed(data)
         except StreamError as e:
             self.close(e.condition, e.text)
+
+    def _holdBack(self, data, seconds):
+        """
+        The peer is ahead of its rate: parse C{data}, and read anything
+        more, only after C{seconds}.  What it sends meanwhile waits in the
+        kernel's buffers, and TCP slows the sender down.
+        """
+        self._held = [data]
+        self.transport.pauseProducing()
+        self._timers["shaper"] = self.callLater(seconds, self._resume)
+
+    def _resume(self):
+        del self._timers["shaper"]
+        held, self._held = self._held, None
+        for data in held:
+            if self.closing:
+                return
+            self._feed(data)
+        if not self.closing:
+            self.transport.resumeProducing()
 
     def connectionLost(self, reason):
         self.closing = True
