@@ -560,13 +560,21 @@ class ReadShapingTests(StreamTestCase):
             "alice", "wonderland"))
         return d
 
-    def test_floodPausedThenResumed(self):
+    def loggedInWithFullBucket(self):
+        """
+        A logged-in stream with a full bucket, its transport, and the ids of
+        the messages to alice it passes on (a list that grows).
+        """
         stream, transport = self.login()
         # The login's bytes came out of the burst; the bucket refills.
         self.clock.advance(10)
         received = []
         self.server.hosts["localhost"].events.hook(
             "message/bare", lambda event: received.append(event.stanza.get("id")) or True)
+        return stream, transport, received
+
+    def test_floodPausedThenResumed(self):
+        stream, transport, received = self.loggedInWithFullBucket()
         message = b"<message to='alice@localhost' id='m%d'><body>" + b"x" * 400 + b"</body></message>"
         for n in range(4):
             stream.dataReceived(message % (n,))
@@ -589,11 +597,7 @@ class ReadShapingTests(StreamTestCase):
         Bytes handed on while reading is held back (TLS decrypts a whole
         read into several records) wait too, until the whole debt is paid.
         """
-        stream, transport = self.login()
-        self.clock.advance(10)
-        received = []
-        self.server.hosts["localhost"].events.hook(
-            "message/bare", lambda event: received.append(event.stanza.get("id")) or True)
+        stream, transport, received = self.loggedInWithFullBucket()
         message = b"<message to='alice@localhost' id='m%d'><body>" + b"x" * 1400 + b"</body></message>"
         stream.dataReceived(message % (0,))
         stream.dataReceived(message % (1,))
