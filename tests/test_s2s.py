@@ -306,6 +306,25 @@ class InboundStreamTests(unittest.TestCase):
         self.assertEqual(self.streamError(), "improper-addressing")
 
 
+class InboundShapingTests(unittest.TestCase):
+    """
+    A peer server that sends faster than C{[s2s] read_rate} is read more
+    slowly, as a client is (L{xmppframe.streams.xmlstream.XMLStream}).
+    """
+
+    def test_peerAheadOfRateHeldBack(self):
+        clock = task.Clock()
+        server = makeServer(self, clock, read_rate=1000, read_burst=1000)
+        stream = S2SInStream(server.s2s)
+        transport = StringTransport()
+        stream.makeConnection(transport)
+        stream.dataReceived(HEADER.encode() + b" " * 1500)
+        self.assertEqual(transport.producerState, "paused")
+        self.assertFalse(stream.closing)
+        clock.advance(1.0)
+        self.assertEqual(transport.producerState, "producing")
+
+
 class OutboundStreamTests(unittest.TestCase):
 
     def setUp(self):
