@@ -610,6 +610,38 @@ class ReadShapingTests(StreamTestCase):
         self.assertEqual(received, ["m0", "m1", "m2"])
         self.assertEqual(transport.producerState, "producing")
 
+    def test_bytesBeforeARestartAreDropped(self):
+        """
+        When a held-back read ends SASL (a stream restart, RFC 6120 §6.4.6),
+        what the peer had sent after it, before it could have seen
+        <success/>, belongs to no stream and is dropped, as the parser drops
+        the rest of a chunk that restarts.
+        """
+        stream, transport = self.connect()
+        stream.dataReceived(HEADER)
+        self.output(transport)
+        client = scramp.ScramClient(["SCRAM-SHA-256"], "alice", "wonderland")
+        first = base64.b64encode(client.get_client_first().encode()).decode()
+        stream.dataReceived(("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+                             "mechanism='SCRAM-SHA-256'>%s</auth>" % first).encode())
+        challenge = etree.fromstring(self.output(transport))
+        client.set_server_first(base64.b64decode(challenge.text).decode())
+        final = base64.b64encode(client.get_client_final().encode()).decode()
+        # Empty the bucket, so that the response is held back.
+        stream._shaper.take(stream._shaper.burst, self.clock.seconds())
+        stream.dataReceived(("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>%s</response>"
+                             % final).encode())
+        stream.dataReceived(HEADER + b"<iq type='set' id='b1'><bind "
+                            b"xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
+        self.assertEqual(self.output(transport), b"")
+        self.clock.advance(5)
+        success = etree.fromstring(self.output(transport))
+        self.assertEqual(success.tag, "{urn:ietf:params:xml:ns:xmpp-sasl}success")
+        self.assertEqual(transport.producerState, "producing")
+        self.assertIsNone(stream.jid.resource)
+        stream.dataReceived(HEADER)
+        self.assertIn(b"urn:ietf:params:xml:ns:xmpp-bind", self.output(transport))
+
     def test_closedWhileHeldBack(self):
         """
         A stream that closes while reading is held back (a server

@@ -136,9 +136,16 @@ class XMLStream(Protocol):
     def _resume(self):
         del self._timers["shaper"]
         held, self._held = self._held, None
+        generation = self._parser.generation
         for data in held:
             if self.closing:
                 return
+            if self._parser.generation != generation:
+                # A restart (after STARTTLS or SASL, RFC 6120 §5.4.3.3,
+                # §6.4.6) came with an earlier chunk: what the peer sent
+                # before it belongs to no stream, as the parser treats the
+                # rest of a chunk that restarts.
+                break
             self._feed(data)
         if not self.closing:
             self.transport.resumeProducing()

@@ -194,6 +194,15 @@ class StreamParser:
             self._fail()
             raise StreamError("internal-server-error")
 
+    @property
+    def generation(self):
+        """
+        A count that changes whenever the parser starts over or stops (a
+        reset, the end of the stream, a failure, L{close}): bytes read
+        before it changed do not belong to the document now being parsed.
+        """
+        return self._generation
+
     def reset(self):
         """
         Forget the current document: the next bytes fed start a new one,
