@@ -664,3 +664,32 @@ class ReadShapingTests(StreamTestCase):
         stream.dataReceived(HEADER)
         stream.dataReceived(b" " * 100000)
         self.assertEqual(transport.producerState, "producing")
+
+
+class PendingLimitTests(StreamTestCase):
+    """
+    A client that stops reading while more is written to it is cut off
+    once more than C{max_pending} bytes wait for it.
+    """
+
+    def setUp(self):
+        self.server, self.clock = makeServer(self, max_pending=1000)
+        d = self.server.storage.open()
+        d.addCallback(lambda _: self.server.hosts["localhost"].auth.createUser(
+            "alice", "wonderland"))
+        return d
+
+    def test_notReadingIsCutOff(self):
+        from xmppframe.streams import xmlstream
+        stream, transport = self.login()
+        waiting = [0]
+        self.patch(xmlstream, "pendingBytes", lambda t: waiting[0])
+        message = etree.fromstring(
+            "<message xmlns='jabber:client' to='alice@localhost/home'><body>hi</body></message>")
+        stream.send(message)
+        self.assertFalse(stream.closing)
+        waiting[0] = 1001
+        stream.send(message)
+        self.assertTrue(stream.closing)
+        self.assertIn(b"<policy-violation", transport.value())
+        self.assertTrue(transport.disconnecting)

@@ -5,6 +5,8 @@ delivery).
 """
 
 import asyncio
+import base64
+import socket
 import ssl
 
 from tests.e2e import ClientTestCase, RunningServer, asDeferred, waitFor
@@ -250,4 +252,81 @@ class FloodTests(ClientTestCase):
             # About 40 x 600 bytes: 24 KB, 8 KiB at once and the rest at
             # 4 KiB/s, so at least three seconds.
             self.assertGreater(elapsed, 3.0)
+        return asDeferred(scenario())
+
+
+class SlowReaderTests(ClientTestCase):
+    """
+    A client that stops reading while messages keep coming for it is cut
+    off once more than C{max_pending} bytes wait for it, instead of
+    growing the server's buffers without bound; the sender is served on.
+    """
+
+    async def setUpServer(self):
+        self.server = await RunningServer.start(
+            self, c2s={"read_rate": 0, "max_pending": 262144})
+        for jid, password in self.accounts:
+            await self.server.addUser(jid, password)
+
+    async def rawLogin(self, jid, password):
+        """
+        Log in over Direct TLS with a bare socket whose receive buffer is
+        small, and return its reader and writer.
+        """
+        local, _, rest = jid.partition("@")
+        domain, _, resource = rest.partition("/")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", self.server.tlsPort))
+        reader, writer = await asyncio.open_connection(
+            sock=sock, ssl=self.server.clientContext(), server_hostname=domain)
+        self.addCleanup(writer.transport.abort)
+
+        async def until(marker):
+            data = b""
+            while marker not in data:
+                chunk = await asyncio.wait_for(reader.read(65536), 10)
+                self.assertTrue(chunk, data)
+                data += chunk
+            return data
+
+        header = ("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                  "xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0'>"
+                  % (domain,)).encode()
+        writer.write(header)
+        await until(b"</stream:features>")
+        token = base64.b64encode(("\0%s\0%s" % (local, password)).encode()).decode()
+        writer.write(("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%s"
+                      "</auth>" % (token,)).encode())
+        await until(b"<success")
+        writer.write(header)
+        await until(b"</stream:features>")
+        writer.write(("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                      "<resource>%s</resource></bind></iq>" % (resource,)).encode())
+        await until(b"</iq>")
+        return reader, writer
+
+    def test_notReadingIsCutOff(self):
+        async def scenario():
+            # Kept: a writer that is collected closes its connection.
+            reader, writer = await self.rawLogin("bob@localhost/raw", "rabbithole")
+            sessions = self.server.server.sessions
+            bob = self.server.server.router.jids.parse("bob@localhost/raw")
+            self.assertIsNotNone(sessions.sessionFor(bob))
+            alice = await self.client("alice@localhost/home", "wonderland").login()
+            body = "x" * 100000
+            for n in range(120):
+                alice.send_message(mto="bob@localhost/raw", mbody=body, mtype="chat")
+                if n % 10 == 9:
+                    await alice.roundTrip()
+                if sessions.sessionFor(bob) is None:
+                    break
+            loop = asyncio.get_event_loop()
+            deadline = loop.time() + 20
+            while sessions.sessionFor(bob) is not None:
+                self.assertLess(loop.time(), deadline, "the slow reader was not cut off")
+                await asyncio.sleep(0.05)
+            # The sender is served on.
+            await alice.roundTrip()
+            writer.close()
         return asDeferred(scenario())

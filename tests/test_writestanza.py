@@ -7,7 +7,7 @@ from twisted.internet import defer, protocol, reactor, task
 from twisted.internet.testing import StringTransport
 from twisted.trial import unittest
 
-from xmppframe.streams.write import WriteCoalescer, coalescable, writeStanza
+from xmppframe.streams.write import WriteCoalescer, coalescable, pendingBytes, writeStanza
 
 
 class _Collect(protocol.Protocol):
@@ -60,6 +60,43 @@ class WriteStanzaTests(unittest.TestCase):
         writeStanza(transport, chunks[2])
         received = yield server.done
         self.assertEqual(received, b"".join(chunks))
+
+
+    @defer.inlineCallbacks
+    def test_pendingWhenThePeerDoesNotRead(self):
+        """
+        When the peer stops reading, what the kernel does not take waits in
+        Twisted's buffer: L{writeStanza} says so, and L{pendingBytes}
+        counts it.
+        """
+        readers = []
+
+        class NotReading(protocol.Protocol):
+            def connectionMade(self):
+                readers.append(self)
+                self.transport.pauseProducing()
+
+        connected = defer.Deferred()
+
+        class Sender(protocol.Protocol):
+            def connectionMade(self):
+                connected.callback(self.transport)
+
+        port = reactor.listenTCP(0, protocol.Factory.forProtocol(NotReading),
+                                 interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        client = protocol.ClientCreator(reactor, Sender)
+        yield client.connectTCP("127.0.0.1", port.getHost().port)
+        transport = yield connected
+        self.addCleanup(lambda: [r.transport.abortConnection() for r in readers])
+        self.addCleanup(transport.abortConnection)
+        self.assertFalse(writeStanza(transport, b"<message/>"))
+        self.assertEqual(pendingBytes(transport), 0)
+        chunk = b"x" * 1000000
+        buffered = [writeStanza(transport, chunk) for _ in range(32)]
+        self.assertTrue(buffered[-1])
+        self.assertGreater(pendingBytes(transport), 1000000)
+        self.assertEqual(pendingBytes(StringTransport()), 0)
 
 
 class WriteCoalescerTests(unittest.TestCase):

@@ -462,7 +462,9 @@ class C2SConfig(_Validated):
     (RFC 6120 §5), C{listen_tls} ones start TLS at once (XEP-0368).
     C{read_rate} (bytes per second, 0: no limit) and C{read_burst} (bytes)
     bound how fast one client may send: a faster one is read more slowly
-    (L{xmppframe.streams.shaper}).
+    (L{xmppframe.streams.shaper}).  C{max_pending} (bytes, 0: no limit) is
+    the most that may wait for a client to read it: one that stops reading
+    is cut off with C{policy-violation}.
     """
     listen: tuple[str, ...] = _setting(_ENDPOINTS, ["tcp:5222"])
     listen_tls: tuple[str, ...] = _setting(_ENDPOINTS, ["tcp:5223"])
@@ -473,6 +475,7 @@ class C2SConfig(_Validated):
     close_grace: float = _setting(_Number(), 2.0, _atLeast(0))
     read_rate: int = _setting(_Integer(), 32768, _atLeast(0))
     read_burst: int = _setting(_Integer(), 262144, _positive)
+    max_pending: int = _setting(_Integer(), 8388608, _atLeast(0))
     mechanisms: tuple[str, ...] = _setting(_ListOf(_Text()), list(SASL_MECHANISMS),
                                           _mechanisms)
 
@@ -547,8 +550,9 @@ class S2SConfig(_Validated):
     verifying peers (RFC 6120 §13.7.2); C{dialback} enables XEP-0220 for
     peers whose certificate cannot be verified.  C{dialback_secret} empty
     means one generated once into C{<data_dir>/dialback.secret}.
-    C{routes} are static routes that skip DNS.  C{read_rate} and
-    C{read_burst} bound how fast a peer server may send, as for clients.
+    C{routes} are static routes that skip DNS.  C{read_rate},
+    C{read_burst} and C{max_pending} bound how fast a peer server may send
+    and how much may wait for it to read, as for clients.
     """
     listen: tuple[str, ...] = _setting(_ENDPOINTS, ["tcp:5269"])
     listen_tls: tuple[str, ...] = _setting(_ENDPOINTS, [])
@@ -563,6 +567,7 @@ class S2SConfig(_Validated):
     max_stanza_size: int = _setting(_Integer(), 262144, _positive)
     read_rate: int = _setting(_Integer(), 262144, _atLeast(0))
     read_burst: int = _setting(_Integer(), 1048576, _positive)
+    max_pending: int = _setting(_Integer(), 16777216, _atLeast(0))
     routes: tuple = field(default=(), metadata={_SETTING: _Setting(_Routes(), {})})
 
     def _relationProblems(self):

@@ -235,7 +235,8 @@ class ComponentStream(XMLStream):
     def connectionMade(self):
         peer = self.transport.getPeer()
         self.peerHost = getattr(peer, "host", str(peer))
-        self._startParsing(NS.COMPONENT_ACCEPT, self.server.config.c2s.max_stanza_size)
+        c2s = self.server.config.c2s
+        self._startParsing(NS.COMPONENT_ACCEPT, c2s.max_stanza_size, maxPending=c2s.max_pending)
         self._timers["handshake"] = self.callLater(
             self.config.handshake_timeout, self._handshakeTimedOut)
 

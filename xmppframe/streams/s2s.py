@@ -293,7 +293,8 @@ class _S2SStream(XMLStream):
         peer = self.transport.getPeer()
         self.peerHost = "%s:%s" % (getattr(peer, "host", peer), getattr(peer, "port", ""))
         self._startParsing(NS.SERVER, self.config.max_stanza_size,
-                           self.config.read_rate, self.config.read_burst)
+                           self.config.read_rate, self.config.read_burst,
+                           self.config.max_pending)
 
     def connectionLost(self, reason):
         XMLStream.connectionLost(self, reason)

@@ -8,7 +8,7 @@ reactor turn.
 from twisted.internet.tcp import Connection
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 
-__all__ = ["WriteCoalescer", "coalescable", "writeStanza"]
+__all__ = ["WriteCoalescer", "coalescable", "pendingBytes", "writeStanza"]
 
 
 def writeStanza(transport, data):
@@ -23,6 +23,9 @@ def writeStanza(transport, data):
     only what the kernel does not take is buffered as usual.  Anything
     else (TLS, a non-empty buffer, a closing connection) takes Twisted's
     ordinary path, so the order of bytes is kept.
+
+    @return: whether any of C{data} may be waiting in a buffer (see
+        L{pendingBytes}), rather than certainly taken by the kernel.
     """
     if (isinstance(transport, Connection) and not transport.TLS
             and transport.connected and not transport.disconnecting
@@ -30,9 +33,24 @@ def writeStanza(transport, data):
         written = transport.writeSomeData(data)
         if isinstance(written, int):
             if written == len(data):
-                return
+                return False
             data = data[written:]
     transport.write(data)
+    return True
+
+
+def pendingBytes(transport):
+    """
+    How many bytes written to C{transport} wait in Twisted's buffer for the
+    kernel to take them: they pile up when the peer stops reading.  A plain
+    TCP or STARTTLS connection, or the connection under a Direct TLS
+    transport, says; any other transport counts as C{0}.
+    """
+    if isinstance(transport, TLSMemoryBIOProtocol):
+        transport = transport.transport
+    if isinstance(transport, Connection):
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    return 0
 
 
 def coalescable(transport):

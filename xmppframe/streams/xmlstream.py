@@ -9,6 +9,9 @@ external component.
   - Stanzas queued in one reactor turn leave in one write after the turn
     (L{WriteCoalescer}); any other write (a header, a negotiation element, a
     stream error) flushes them first, so the order on the wire is kept.
+    A peer that stops reading while more and more is written to it is cut
+    off once what waits for it passes a limit, before it can eat the
+    server's memory.
   - Closing (§4.4): a stream error first when there is one, after our
     header if it has not gone out yet (§4.9.1.1); then our closing tag; the
     TCP connection is dropped when the peer closes its side, or after a
@@ -25,7 +28,7 @@ from twisted.logger import Logger
 
 from xmppframe.errors import StreamError
 from xmppframe.streams.shaper import ReadShaper
-from xmppframe.streams.write import coalescable, writeStanza
+from xmppframe.streams.write import coalescable, pendingBytes, writeStanza
 from xmppframe.xml.parser import StreamParser
 from xmppframe.xml.stanza import streamErrorBytes
 
@@ -77,13 +80,15 @@ class XMLStream(Protocol):
         self._outgoing = None
         self._coalesce = False
         self._shaper = None
+        self._maxPending = 0
         # What was read while the peer was ahead of its rate, to be parsed
         # when reading resumes; None when reading is not held back.
         self._held = None
 
     # Connection lifecycle
 
-    def _startParsing(self, contentNamespace, maxStanzaSize, readRate=0, readBurst=0):
+    def _startParsing(self, contentNamespace, maxStanzaSize, readRate=0, readBurst=0,
+                      maxPending=0):
         """
         Start reading: the parser for a stream whose content namespace is
         C{contentNamespace} (§4.8.2), and the server told of the stream.
@@ -91,7 +96,10 @@ class XMLStream(Protocol):
         @param readRate: the bytes per second the peer may send on average
             (C{0}: no limit), with
         @param readBurst: the bytes it may send at once.
+        @param maxPending: the most bytes that may wait for the peer to
+            read them before the stream is closed (C{0}: no limit).
         """
+        self._maxPending = maxPending
         self._coalesce = coalescable(self.transport)
         self._parser = StreamParser(
             self._onHeader, self._onElement, self._onEnd,
@@ -181,7 +189,8 @@ class XMLStream(Protocol):
         """
         if self._outgoing is not None:
             self.flushOutgoing()
-        writeStanza(self.transport, data)
+        if writeStanza(self.transport, data) and self._maxPending:
+            self._checkPending()
 
     def _queueStanza(self, data):
         """
@@ -194,17 +203,34 @@ class XMLStream(Protocol):
         elif self._coalesce:
             self._outgoing = [data]
             self.server.writes.queue(self)
-        else:
-            writeStanza(self.transport, data)
+        elif writeStanza(self.transport, data) and self._maxPending:
+            self._checkPending()
 
     def flushOutgoing(self):
         """
         Write the stanzas queued this reactor turn, in one write.
         """
         outgoing, self._outgoing = self._outgoing, None
-        if outgoing:
-            writeStanza(self.transport,
-                        outgoing[0] if len(outgoing) == 1 else b"".join(outgoing))
+        if outgoing and writeStanza(
+                self.transport, outgoing[0] if len(outgoing) == 1 else b"".join(outgoing)
+        ) and self._maxPending:
+            self._checkPending()
+
+    def _checkPending(self):
+        """
+        Close the stream when more than the limit waits for the peer to
+        read it: a peer that stops reading (or reads too slowly for what it
+        asks for) would otherwise make the server buffer without bound.
+        """
+        if self.closing:
+            return
+        pending = pendingBytes(self.transport)
+        if pending > self._maxPending:
+            self.close("policy-violation",
+                       "%d bytes are waiting for you to read them" % (pending,))
+            # It would not read the stream error either: waiting to flush
+            # what is buffered would keep the connection forever.
+            self.transport.abortConnection()
 
     # Closing
 
@@ -247,7 +273,12 @@ class XMLStream(Protocol):
 
     def _drop(self):
         self._timers.pop("close", None)
-        self.transport.loseConnection()
+        if pendingBytes(self.transport):
+            # A peer that neither closed nor read what we sent: closing
+            # gracefully would wait for it forever.
+            self.transport.abortConnection()
+        else:
+            self.transport.loseConnection()
 
     def _sendHeader(self):
         raise NotImplementedError()
