@@ -68,9 +68,13 @@ class StreamTestCase(unittest.TestCase):
         self.clock.advance(self.server.config.c2s.close_grace)
         self.assertTrue(transport.disconnecting)
 
-    def login(self, username="alice", password="wonderland", resource="home"):
+    def scramResponse(self, username="alice", password="wonderland"):
         """
-        Negotiate a plaintext test stream with SCRAM-SHA-256 and bind.
+        Open a plaintext test stream and start SCRAM-SHA-256, up to the
+        client's final message.
+
+        @return: the stream, its transport, the scramp client, and the
+            C{<response/>} with the client's final message, not yet sent.
         """
         stream, transport = self.connect()
         stream.dataReceived(HEADER)
@@ -83,8 +87,16 @@ class StreamTestCase(unittest.TestCase):
         challenge = etree.fromstring(self.output(transport))
         client.set_server_first(base64.b64decode(challenge.text).decode())
         final = base64.b64encode(client.get_client_final().encode()).decode()
-        stream.dataReceived(("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>%s</response>"
-                             % final).encode())
+        response = ("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>%s</response>"
+                    % final).encode()
+        return stream, transport, client, response
+
+    def login(self, username="alice", password="wonderland", resource="home"):
+        """
+        Negotiate a plaintext test stream with SCRAM-SHA-256 and bind.
+        """
+        stream, transport, client, response = self.scramResponse(username, password)
+        stream.dataReceived(response)
         success = etree.fromstring(self.output(transport))
         self.assertEqual(success.tag, "{urn:ietf:params:xml:ns:xmpp-sasl}success")
         client.set_server_final(base64.b64decode(success.text).decode())
@@ -252,18 +264,8 @@ class NegotiationTests(StreamTestCase):
         self.assertTrue(stream.jid.resource)
 
     def test_wrongPassword(self):
-        stream, transport = self.connect()
-        stream.dataReceived(HEADER)
-        self.output(transport)
-        client = scramp.ScramClient(["SCRAM-SHA-256"], "alice", "wrong")
-        first = base64.b64encode(client.get_client_first().encode()).decode()
-        stream.dataReceived(("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
-                             "mechanism='SCRAM-SHA-256'>%s</auth>" % first).encode())
-        challenge = etree.fromstring(self.output(transport))
-        client.set_server_first(base64.b64decode(challenge.text).decode())
-        final = base64.b64encode(client.get_client_final().encode()).decode()
-        stream.dataReceived(("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>%s</response>"
-                             % final).encode())
+        stream, transport, _, response = self.scramResponse(password="wrong")
+        stream.dataReceived(response)
         failure = etree.fromstring(self.output(transport))
         self.assertEqual(failure.tag, "{urn:ietf:params:xml:ns:xmpp-sasl}failure")
         self.assertEqual(failure[0].tag, "{urn:ietf:params:xml:ns:xmpp-sasl}not-authorized")
@@ -617,20 +619,10 @@ class ReadShapingTests(StreamTestCase):
         <success/>, belongs to no stream and is dropped, as the parser drops
         the rest of a chunk that restarts.
         """
-        stream, transport = self.connect()
-        stream.dataReceived(HEADER)
-        self.output(transport)
-        client = scramp.ScramClient(["SCRAM-SHA-256"], "alice", "wonderland")
-        first = base64.b64encode(client.get_client_first().encode()).decode()
-        stream.dataReceived(("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
-                             "mechanism='SCRAM-SHA-256'>%s</auth>" % first).encode())
-        challenge = etree.fromstring(self.output(transport))
-        client.set_server_first(base64.b64decode(challenge.text).decode())
-        final = base64.b64encode(client.get_client_final().encode()).decode()
+        stream, transport, _, response = self.scramResponse()
         # Empty the bucket, so that the response is held back.
         stream._shaper.take(stream._shaper.burst, self.clock.seconds())
-        stream.dataReceived(("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>%s</response>"
-                             % final).encode())
+        stream.dataReceived(response)
         stream.dataReceived(HEADER + b"<iq type='set' id='b1'><bind "
                             b"xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
         self.assertEqual(self.output(transport), b"")

@@ -392,6 +392,24 @@ class _Store:
         return "<%s %s/%s in %r>" % (type(self).__name__, self._host, self._name, self._storage)
 
 
+class _UserListing:
+    """
+    C{users()} of a store kept in table C{_table}, with one row per item
+    and a C{user} column (the map and archive tables).
+    """
+
+    _table = None
+
+    def users(self):
+        return self._users()
+
+    @_interaction
+    def _users(self, cursor):
+        cursor.execute("SELECT DISTINCT user FROM %s WHERE host = ? AND store = ? "
+                       "ORDER BY user" % (self._table,), (self._host, self._name))
+        return [row[0] for row in cursor.fetchall()]
+
+
 @implementer(IKeyValueStore)
 class _KeyValueStore(_Store):
 
@@ -443,7 +461,9 @@ class _KeyValueStore(_Store):
 
 
 @implementer(IMapStore)
-class _MapStore(_Store):
+class _MapStore(_UserListing, _Store):
+
+    _table = "map"
 
     @_checked
     def get(self, user, key):
@@ -474,15 +494,6 @@ class _MapStore(_Store):
     def clear(self, user):
         checkText("user", user)
         return self._clear(user)
-
-    def users(self):
-        return self._users()
-
-    @_interaction
-    def _users(self, cursor):
-        cursor.execute("SELECT DISTINCT user FROM map WHERE host = ? AND store = ? "
-                       "ORDER BY user", (self._host, self._name))
-        return [row[0] for row in cursor.fetchall()]
 
     @_read
     def _get(self, cursor, user, key):
@@ -519,7 +530,9 @@ class _MapStore(_Store):
 
 
 @implementer(IArchiveStore)
-class _ArchiveStore(_Store):
+class _ArchiveStore(_UserListing, _Store):
+
+    _table = "archive"
 
     @_checked
     def append(self, user, payload, with_=None, when=None):
@@ -572,15 +585,6 @@ class _ArchiveStore(_Store):
         if ids is not None:
             ids = checkArchiveIds(ids)
         return self._delete(user, ids)
-
-    def users(self):
-        return self._users()
-
-    @_interaction
-    def _users(self, cursor):
-        cursor.execute("SELECT DISTINCT user FROM archive WHERE host = ? AND store = ? "
-                       "ORDER BY user", (self._host, self._name))
-        return [row[0] for row in cursor.fetchall()]
 
     @_interaction
     def _append(self, cursor, user, payload, with_, when):
