@@ -315,6 +315,24 @@ class ErrorTests(unittest.TestCase):
             'config error: hosts."no such.host": not a valid domain name'), str(e))
         e = self.assertRaises(ConfigError, parseConfig, {"hosts": {"a@b": {}}}, "/srv")
         self.assertTrue(str(e).startswith('config error: hosts."a@b": '), str(e))
+        e = self.assertRaises(ConfigError, parseConfig, {"hosts": {"a..b": {}}}, "/srv")
+        self.assertTrue(str(e).startswith(
+            'config error: hosts."a..b": not a valid domain name: '), str(e))
+        self.assertEqual(str(e).count("not a valid domain name"), 1, str(e))
+        e = self.assertRaises(ConfigError, parseConfig, {"hosts": {".": {}}}, "/srv")
+        self.assertEqual(str(e), 'config error: hosts.".": not a valid domain name: '
+                                 'domainpart is empty')
+
+    def test_hostNamePrepared(self):
+        """
+        Host names are prepared as JID domainparts (RFC 7622 §3.2): case-
+        and width-mapped, the final dot stripped, A-labels as U-labels,
+        IPv6 literals in canonical form.
+        """
+        config = parseConfig({"hosts": {"B\u00dcCHER.Example.": {}, "xn--caf-dma.example": {},
+                                        "[0:0::1]": {}}}, "/srv")
+        self.assertEqual([host.name for host in config.hosts],
+                         ["b\u00fccher.example", "caf\u00e9.example", "[::1]"])
 
     def test_duplicateHosts(self):
         """

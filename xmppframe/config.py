@@ -20,16 +20,14 @@ C{examples/xmppframe.toml}.
 
 import dataclasses
 import difflib
-import ipaddress
 import json
 import math
 import os
 import re
 import tomllib
-import unicodedata
 from dataclasses import dataclass, field
-from encodings import idna as _idna2003
 
+from xmppframe.jid import InvalidJID, prepareDomainpart
 from xmppframe.logobserver import LOG_LEVELS
 
 __all__ = [
@@ -801,65 +799,22 @@ def validateModuleOptions(config, host, module, schema):
 
 # Host names.
 
-_LDH_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
-
-
 def _prepareHostName(text):
     """
-    Prepare a configured host name as an RFC 7622 §3.2 domainpart, with
-    L{xmppframe.jid.prepareDomainpart} when that module is present.
+    Prepare a configured host name as an RFC 7622 §3.2 domainpart, as
+    L{xmppframe.jid.prepareDomainpart} does for JIDs, so that the names in
+    the config are the ones stanzas are routed by.
 
-    @raise _Problem: if it is not a valid domain name.
+    @raise _Problem: if it is not a valid domain name, saying why.
     """
     if not isinstance(text, str):
         raise _Problem("expected a domain name, got %s" % (_describe(text),))
     try:
-        from xmppframe.jid import InvalidJID, prepareDomainpart
-    except ModuleNotFoundError as e:
-        if e.name != "xmppframe.jid":
-            raise
-        return _fallbackPrepareDomain(text)
-    try:
         return prepareDomainpart(text.lower())
     except InvalidJID as e:
-        raise _Problem("not a valid domain name: %s" % (e,))
-
-
-def _fallbackPrepareDomain(text):
-    """
-    A strict approximation of RFC 7622 §3.2 for when L{xmppframe.jid} is
-    not available: width-mapped, lowercased, the final dot stripped,
-    A-labels turned into U-labels, each label a valid (IDNA 2003) name of at
-    most 63 octets; IP address literals allowed.
-    """
-    def invalid(why):
-        return _Problem("not a valid domain name: %s" % (why,))
-
-    name = unicodedata.normalize("NFKC", text).lower()
-    if name.endswith("."):
-        name = name[:-1]
-    if not name:
-        raise invalid("it is empty")
-    if len(name.encode("utf-8")) > 1023:
-        raise invalid("longer than 1023 octets")
-    if name.startswith("[") and name.endswith("]"):
-        try:
-            return "[%s]" % (ipaddress.IPv6Address(name[1:-1]).compressed,)
-        except ValueError:
-            raise invalid("not an IPv6 address")
-    labels = []
-    for label in name.split("."):
-        if not label:
-            raise invalid("empty label")
-        try:
-            ascii = _idna2003.ToASCII(label).decode("ascii").lower()
-            unicode = _idna2003.ToUnicode(ascii)
-        except UnicodeError:
-            raise invalid("bad label %r" % (label,))
-        if not _LDH_LABEL.match(ascii):
-            raise invalid("bad label %r" % (label,))
-        labels.append(unicode)
-    return ".".join(labels)
+        # The key path already names the host: keep only the reason.
+        reason = str(e).partition(" is not a valid domain name: ")[2] or str(e)
+        raise _Problem("not a valid domain name: %s" % (reason,))
 
 
 # Entry points.
