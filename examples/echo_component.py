@@ -20,7 +20,8 @@ import sys
 
 from lxml import etree
 
-from xmppframe.service import ComponentClientFactory, Service, serviceModule
+from xmppframe.service import Service, serviceModule
+from xmppframe.streams.componentclient import ComponentClientFactory
 from xmppframe.xml import namespaces as NS
 
 _BODY = NS.qname(NS.CLIENT, "body")

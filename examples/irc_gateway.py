@@ -60,7 +60,8 @@ from twisted.words.protocols import irc
 from xmppframe.config import ModuleOption
 from xmppframe.errors import StanzaError
 from xmppframe.jid import InvalidJID, makeJID
-from xmppframe.service import ComponentClientFactory, Service, serviceModule
+from xmppframe.service import Service, serviceModule
+from xmppframe.streams.componentclient import ComponentClientFactory
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import errorReply, makeStanza
 

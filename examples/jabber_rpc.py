@@ -21,7 +21,8 @@ import xmlrpc.client
 from lxml import etree
 
 from xmppframe.errors import StanzaError
-from xmppframe.service import ComponentClientFactory, Service, iqHandler, serviceModule
+from xmppframe.service import Service, iqHandler, serviceModule
+from xmppframe.streams.componentclient import ComponentClientFactory
 from xmppframe.xml.stanza import makeElement
 
 RPC = "jabber:iq:rpc"

@@ -58,7 +58,8 @@ from twisted.logger import Logger
 
 from xmppframe.errors import StanzaError
 from xmppframe.jid import InvalidJID, makeJID, parseJID
-from xmppframe.service import ComponentClientFactory, Service
+from xmppframe.service import Service
+from xmppframe.streams.componentclient import ComponentClientFactory
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import makeStanza
 

@@ -20,7 +20,7 @@ from tests.e2e import LOOPBACK, RunningServer, asDeferred, requireAsyncioReactor
 from tests.xmppclient import TestClient
 from xmppframe.config import parseConfig
 from xmppframe.server import Server, ServerService
-from xmppframe.service import HandshakeRefused
+from xmppframe.streams.componentclient import HandshakeRefused
 
 EXAMPLES_PLUGINS = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "twisted", "plugins")

@@ -1,7 +1,8 @@
 """
 The service API (L{xmppframe.service}): one L{Service} run in process (as a
-module, routed without sockets) and as an external XEP-0114 component over
-in-memory connections.
+module, routed without sockets: L{xmppframe.inprocess}) and as an external
+XEP-0114 component over in-memory connections
+(L{xmppframe.streams.componentclient}).
 """
 
 from lxml import etree
@@ -13,9 +14,10 @@ from twisted.trial import unittest
 from xmppframe.config import parseConfig
 from xmppframe.errors import StanzaError
 from xmppframe.server import Server
-from xmppframe.service import (
-    ComponentClientFactory, HandshakeRefused, InProcessSession, Service, iqHandler)
+from xmppframe.inprocess import InProcessSession
+from xmppframe.service import Service, iqHandler
 from xmppframe.streams.component import ComponentStream
+from xmppframe.streams.componentclient import ComponentClientFactory, HandshakeRefused
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import makeElement, makeStanza
 

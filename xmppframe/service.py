@@ -3,16 +3,20 @@ Write a service (a component: an XMPP domain of its own, such as a gateway
 or a bot farm) once, and run it either inside the server or as an external
 XEP-0114 process.
 
-A L{Service} sees stanzas as lxml elements in C{jabber:client} and sends
-the same; the runner it is attached to carries them:
+This module is the L{Service} base class and nothing else: it knows no
+stream, socket or configuration.  A service sees stanzas as lxml elements
+in C{jabber:client} and sends the same; the runner it is attached to
+carries them:
 
-  - L{serviceModule} makes a feature module of it: listed in a host's
-    C{modules} (the module plugin shipped in the service's own package's
+  - L{serviceModule} (from L{xmppframe.inprocess}, also importable from
+    here) makes a feature module of it: listed in a host's C{modules} (the
+    module plugin shipped in the service's own package's
     C{twisted/plugins/}), it routes the service's domain to it inside the
-    process, with no socket (L{InProcessSession}).
-  - L{ComponentClientFactory} connects it to any server's component port
+    process, with no socket.
+  - C{ComponentClientFactory}, the XEP-0114 component client in the
+    streams package, connects it to any server's component port
     (xmppframe's C{[components]}, Prosody's C{Component}, ejabberd's
-    C{ejabberd_service}) with the XEP-0114 handshake, and reconnects.
+    C{ejabberd_service}) with the handshake, and reconnects.
 
 What the base class does for you: disco#info from the declared identities
 and features, and disco#items from L{Service.discoItems} (XEP-0030);
@@ -23,33 +27,22 @@ else → C{internal-server-error}); and L{Service.request} to ask another
 entity and wait for its answer.
 """
 
-from copy import deepcopy
-from xml.sax.saxutils import quoteattr
-
 from lxml import etree
-from zope.interface import implementer
 
 from twisted.internet import defer
-from twisted.internet.protocol import Protocol, ReconnectingClientFactory
 from twisted.logger import Logger
 
-from xmppframe.config import ModuleOption
-from xmppframe.errors import StanzaError, StreamError
-from xmppframe.interfaces import ISession
-from xmppframe.jid import InvalidJID, JIDCache, makeJID
-from xmppframe.module import Module
-from xmppframe.streams.component import convertNamespace, handshakeDigest
+from xmppframe.errors import StanzaError
+from xmppframe.jid import JIDCache
 from xmppframe.xml import namespaces as NS
-from xmppframe.xml.parser import StreamParser
 from xmppframe.xml.stanza import (
-    errorReply, isError, iqResult, makeElement, makeStanza, serialize, stanzaErrorFromElement)
+    errorReply, isError, iqResult, makeElement, makeStanza, stanzaErrorFromElement)
 
-__all__ = [
-    "Service", "iqHandler", "InProcessSession", "serviceModule", "ComponentClientFactory",
-    "ComponentClientProtocol", "HandshakeRefused",
-]
+# The in-process runner, named here too because a service's plugin names
+# it next to the class (C{serviceModule(MyService)}).
+from xmppframe.inprocess import InProcessSession, serviceModule
 
-_IQ = NS.qname(NS.CLIENT, "iq")
+__all__ = ["Service", "iqHandler", "InProcessSession", "serviceModule"]
 
 
 def iqHandler(type, namespace):
@@ -320,245 +313,3 @@ class Service:
             if name:
                 item.set("name", name)
         return query
-
-
-# In process
-
-def _domainOf(jids, text):
-    try:
-        return jids.parse(text).domain
-    except (InvalidJID, TypeError):
-        return None
-
-
-@implementer(ISession)
-class InProcessSession:
-    """
-    The router's side of an in-process service: what the domain is routed
-    to (L{xmppframe.router.Router.addRoute}).  Stanzas reach the service
-    one reactor turn later, copied, as if over a connection, so that a
-    service answering at once never re-enters the router mid-dispatch.
-    """
-
-    kind = "component"
-    host = None
-
-    def __init__(self, service, router, reactor):
-        self.service = service
-        self.router = router
-        self.reactor = reactor
-        self.jid = makeJID(None, service.domain)
-        self.closed = False
-
-    def send(self, stanza):
-        if not self.closed:
-            self.reactor.callLater(0, self._deliver, deepcopy(stanza))
-
-    def _deliver(self, stanza):
-        if not self.closed:
-            self.service.receive(stanza)
-
-    def fromService(self, stanza):
-        """
-        The service's sender: check C{from} as a component stream does
-        (XEP-0114 §3), then route.
-        """
-        if self.closed:
-            return
-        if _domainOf(self.router.jids, stanza.get("from")) != self.service.domain:
-            raise ValueError("stanzas must come from %s" % (self.service.domain,))
-        if stanza.get("to") is None:
-            raise ValueError("stanzas from a service need a 'to'")
-        self.router.route(stanza)
-
-    def close(self, condition=None, text=None):
-        self.closed = True
-
-
-class _ServiceModule(Module):
-    """
-    Runs L{serviceClass} in process on the domain its options name.
-    """
-
-    serviceClass = None
-
-    def load(self):
-        api = self.api
-        domain = api.option("domain") or "%s.%s" % (
-            self.serviceClass.subdomain or self.serviceClass.name, api.host.name)
-        try:
-            domain = makeJID(None, domain).domain
-        except InvalidJID as e:
-            raise ValueError("%s: bad domain %r: %s" % (self.name, domain, e))
-        options = {k: v for k, v in api.options.items() if k != "domain"}
-        self.service = self.serviceClass(domain, api.reactor, options)
-        self.session = InProcessSession(self.service, api.router, api.reactor)
-        api.router.addRoute(domain, self.session)
-        api.addDiscoItem(domain, self.serviceClass.name)
-        self.service.attach(self.session.fromService)
-
-    def unload(self):
-        self.session.close()
-        self.api.router.removeRoute(self.service.domain, self.session)
-        self.service.detach()
-        Module.unload(self)
-
-
-def serviceModule(serviceClass):
-    """
-    A feature module class that runs C{serviceClass} in process: name the
-    result in a module plugin (L{xmppframe.modules.ModulePlugin}).  Its
-    options are the service's L{Service.optionSchema} plus C{domain} (the
-    service's domain; C{"<subdomain>.<host>"} when empty).
-    """
-    schema = {"domain": ModuleOption(
-        "string", "", help="the service's domain; empty means <subdomain>.<host>")}
-    schema.update(serviceClass.optionSchema)
-    return type(serviceClass.__name__ + "Module", (_ServiceModule,), {
-        "name": serviceClass.name, "serviceClass": serviceClass, "optionSchema": schema,
-        "__doc__": "Runs L{%s} in process." % (serviceClass.__name__,),
-        "__module__": serviceClass.__module__,
-    })
-
-
-# External (XEP-0114)
-
-class HandshakeRefused(Exception):
-    """
-    The server refused the component (a stream error, e.g.
-    C{not-authorized}, C{host-unknown} or C{conflict}); retrying would not
-    help.
-    """
-
-    def __init__(self, condition, text=None):
-        Exception.__init__(self, condition, text)
-        self.condition = condition
-        self.text = text
-
-    def __str__(self):
-        return self.condition + (": " + self.text if self.text else "")
-
-
-_ACCEPT_HANDSHAKE = NS.qname(NS.COMPONENT_ACCEPT, "handshake")
-_STREAM_ERROR = NS.qname(NS.STREAMS, "error")
-_ACCEPT_STANZAS = frozenset(NS.qname(NS.COMPONENT_ACCEPT, k) for k in ("message", "presence", "iq"))
-
-
-class ComponentClientProtocol(Protocol):
-    """
-    The component's end of a XEP-0114 "accept" stream.
-    """
-
-    log = Logger()
-
-    def connectionMade(self):
-        factory = self.factory
-        self.authenticated = False
-        self._parser = StreamParser(
-            self._onHeader, self._onElement, self._onEnd, maxStanzaSize=factory.maxStanzaSize,
-            contentNamespaces=frozenset({NS.COMPONENT_ACCEPT}))
-        self.transport.write((
-            "<?xml version='1.0'?><stream:stream xmlns='%s' xmlns:stream='%s' to=%s>"
-            % (NS.COMPONENT_ACCEPT, NS.STREAMS, quoteattr(factory.service.domain))
-        ).encode("utf-8"))
-
-    def dataReceived(self, data):
-        try:
-            self._parser.feed(data)
-        except StreamError as e:
-            self.log.error("component stream from the server broken: {error}", error=e)
-            self.transport.loseConnection()
-
-    def _onHeader(self, header):
-        streamID = header.attrib.get("id")
-        if streamID is None:
-            raise StreamError("invalid-xml", "The server sent no stream id")
-        digest = handshakeDigest(streamID, self.factory.secret)
-        self.transport.write(("<handshake>%s</handshake>" % (digest,)).encode("ascii"))
-
-    def _onElement(self, element):
-        if element.tag == _STREAM_ERROR:
-            condition = next((child.tag.rpartition("}")[2] for child in element
-                              if child.tag.startswith("{%s}" % (NS.STREAM_ERRORS,))
-                              and not child.tag.endswith("}text")), "undefined-condition")
-            text = element.findtext("{%s}text" % (NS.STREAM_ERRORS,))
-            self.factory.streamErrorReceived(condition, text, self.authenticated)
-            self.transport.loseConnection()
-            return
-        if not self.authenticated:
-            if element.tag == _ACCEPT_HANDSHAKE:
-                self.authenticated = True
-                self.factory.authenticated(self)
-            return
-        if element.tag in _ACCEPT_STANZAS:
-            self.factory.service.receive(
-                convertNamespace(element, NS.COMPONENT_ACCEPT, NS.CLIENT))
-
-    def _onEnd(self):
-        self.transport.write(b"</stream:stream>")
-        self.transport.loseConnection()
-
-    def sendStanza(self, stanza):
-        self.transport.write(serialize(convertNamespace(stanza, NS.CLIENT, NS.COMPONENT_ACCEPT)))
-
-    def connectionLost(self, reason):
-        self._parser.close()
-        if self.authenticated:
-            self.authenticated = False
-            self.factory.service.detach()
-
-
-class ComponentClientFactory(ReconnectingClientFactory):
-    """
-    Connects a L{Service} to a server's component port (XEP-0114) and keeps
-    it connected: after a lost connection it reconnects with backoff; a
-    refusal (wrong secret, unknown or taken domain) stops the retries.
-
-    Use with any client endpoint or C{reactor.connectTCP(host, port,
-    factory)}.
-
-    @ivar whenReady: a Deferred firing with the protocol after the first
-        successful handshake, or failing with L{HandshakeRefused}.
-    """
-
-    protocol = ComponentClientProtocol
-    maxDelay = 60
-    noisy = False
-    log = Logger()
-
-    def __init__(self, service, secret, maxStanzaSize=262144):
-        self.service = service
-        self.secret = secret
-        self.maxStanzaSize = maxStanzaSize
-        self.whenReady = defer.Deferred()
-        self.current = None
-
-    def authenticated(self, protocol):
-        self.resetDelay()
-        self.current = protocol
-        self.log.info("component {domain} connected", domain=self.service.domain)
-        self.service.attach(protocol.sendStanza)
-        if not self.whenReady.called:
-            self.whenReady.callback(protocol)
-
-    def streamErrorReceived(self, condition, text, authenticated):
-        self.log.error("component {domain}: the server sent stream error {condition}",
-                       domain=self.service.domain, condition=condition)
-        if not authenticated and condition in ("not-authorized", "host-unknown", "conflict",
-                                                "invalid-namespace"):
-            self.stopTrying()
-            if not self.whenReady.called:
-                self.whenReady.errback(HandshakeRefused(condition, text))
-
-    def clientConnectionLost(self, connector, reason):
-        self.current = None
-        ReconnectingClientFactory.clientConnectionLost(self, connector, reason)
-
-    def stop(self):
-        """
-        Stop reconnecting and close the current connection.
-        """
-        self.stopTrying()
-        if self.current is not None:
-            self.current.transport.write(b"</stream:stream>")
-            self.current.transport.loseConnection()
