@@ -13,6 +13,7 @@ from xmppframe.config import (
     SASL_MECHANISMS, AuthConfig, C2SConfig, Config, ConfigError, HostConfig,
     RoutingConfig, StorageConfig, defaultConfig, loadConfig, parseConfig, ModuleOption, atLeast,
     validateModuleOptions, DEFAULT_MODULES)
+from xmppframe.storage import DEFAULT_DRIVER, DRIVERS
 
 EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        os.pardir, "examples", "xmppframe.toml")
@@ -116,6 +117,16 @@ class ExampleTests(unittest.TestCase):
             for key in path[:-1]:
                 table = table[key]
             self.assertIn(path[-1], table, ".".join(path))
+
+    def test_storageDrivers(self):
+        """
+        The example names every storage driver, as the driver list
+        describes it.
+        """
+        with open(EXAMPLE, encoding="utf-8") as f:
+            text = " ".join(line.lstrip("# ").rstrip() for line in f)
+        for driver in DRIVERS.values():
+            self.assertIn('"%s" (%s)' % (driver.name, driver.description), text)
 
 
 class ValuesTests(unittest.TestCase):
@@ -277,6 +288,7 @@ class ErrorTests(unittest.TestCase):
     def test_driver(self):
         self.assertError({"storage": {"driver": "postgres"}},
                          "storage.driver: must be one of 'sqlite', 'memory', got 'postgres'")
+        self.assertEqual(parseConfig({}, "/srv").storage.driver, DEFAULT_DRIVER)
 
     def test_section(self):
         self.assertError({"storage": "sqlite"}, "storage: expected a table, got 'sqlite'")

@@ -14,7 +14,7 @@ from zope.interface.verify import verifyObject
 
 from xmppframe.interfaces import IArchiveStore, IKeyValueStore, IMapStore, IStorage
 from xmppframe.storage import (
-    ArchiveItem, SchemaVersionError, StorageError, storageFromConfig)
+    DEFAULT_DRIVER, DRIVERS, ArchiveItem, SchemaVersionError, StorageError, storageFromConfig)
 from xmppframe.storage.memory import MemoryStorage
 from xmppframe.storage.sqlite import SCHEMA_VERSION, SQLiteStorage
 
@@ -597,3 +597,18 @@ class StorageFromConfigTests(unittest.TestCase):
     def test_unknown(self):
         error = self.assertRaises(ValueError, storageFromConfig, "mongodb", "x")
         self.assertIn("mongodb", str(error))
+
+    def test_drivers(self):
+        """
+        L{DRIVERS} is the one list of drivers: each builds its own kind of
+        storage and says whether it keeps a file and outlives the process.
+        """
+        self.assertEqual(list(DRIVERS), ["sqlite", "memory"])
+        sqlite, memory = DRIVERS["sqlite"], DRIVERS["memory"]
+        self.assertEqual((sqlite.name, sqlite.durable, sqlite.usesPath), ("sqlite", True, True))
+        self.assertEqual((memory.name, memory.durable, memory.usesPath), ("memory", False, False))
+        self.assertIsInstance(sqlite.build("x.sqlite", reactor), SQLiteStorage)
+        self.assertIsInstance(memory.build(""), MemoryStorage)
+        error = self.assertRaises(ValueError, sqlite.build, "")
+        self.assertEqual(str(error), "storage driver 'sqlite' needs a database path")
+        self.assertIn(DEFAULT_DRIVER, DRIVERS)

@@ -258,14 +258,14 @@ class Invocation:
         """
         # Imported here, not at the top, so that --help and config check
         # work even where a storage driver cannot be imported.
-        from xmppframe.storage import storageFromConfig
+        from xmppframe.storage import DRIVERS
         settings = self.config.storage
-        if changing and settings.driver == "memory":
-            self.console.error("warning: storage driver 'memory' keeps nothing: "
-                               "this change is lost when the command exits")
-        if settings.driver == "sqlite":
-            os.makedirs(os.path.dirname(settings.path), exist_ok=True)
-        storage = storageFromConfig(settings.driver, settings.path, reactor=self.reactor)
+        driver = DRIVERS[settings.driver]
+        if changing and not driver.durable:
+            self.console.error("warning: storage driver %r keeps nothing: "
+                               "this change is lost when the command exits" % (driver.name,))
+        # A driver that keeps a file makes its directory when it opens.
+        storage = driver.build(settings.path, reactor=self.reactor)
         await storage.open()
         try:
             yield storage

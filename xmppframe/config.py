@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from xmppframe.jid import InvalidJID, prepareDomainpart
 from xmppframe.logobserver import LOG_LEVELS
+from xmppframe.storage import DEFAULT_DRIVER, DRIVERS
 
 __all__ = [
     "ConfigError", "Config", "StorageConfig", "AuthConfig", "C2SConfig", "RoutingConfig",
@@ -45,9 +46,6 @@ SASL_MECHANISMS = ("SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256",
 DEFAULT_MODULES = ("ping", "roster", "offline", "register", "privacy", "blocking",
                    "presence", "subscription", "carbons", "csi", "disco", "caps",
                    "vcard", "private", "version", "time", "mam")
-
-#: The storage drivers C{storage.driver} may name.
-STORAGE_DRIVERS = ("sqlite", "memory")
 
 #: The name of the database file in the data directory when
 #: C{storage.path} is empty.
@@ -427,7 +425,7 @@ class StorageConfig(_Validated):
 
     @ivar path: the absolute path of the database (for file-based drivers).
     """
-    driver: str = _setting(_Text(), "sqlite", _oneOf(*STORAGE_DRIVERS))
+    driver: str = _setting(_Text(), DEFAULT_DRIVER, _oneOf(*DRIVERS))
     path: str = _setting(_Path(), "")
 
 

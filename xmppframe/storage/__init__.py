@@ -14,8 +14,9 @@ behaves the same on SQLite:
   - every error reaches the caller through the returned Deferred.
 
 This module holds what the drivers share: L{ArchiveItem}, the exceptions,
-the checks on arguments, and L{storageFromConfig}, which builds the driver
-a configuration names.
+the checks on arguments, and the one list of drivers, L{DRIVERS}, from
+which the configuration check, the server and the admin command all take
+the names and L{storageFromConfig} builds the driver a configuration names.
 """
 
 import json
@@ -23,12 +24,9 @@ import math
 from collections import namedtuple
 
 __all__ = [
-    "ArchiveItem", "StorageError", "SchemaVersionError", "storageFromConfig",
-    "DRIVERS",
+    "ArchiveItem", "StorageError", "SchemaVersionError", "StorageDriver", "DRIVERS",
+    "DEFAULT_DRIVER", "storageFromConfig",
 ]
-
-#: The driver names L{storageFromConfig} knows.
-DRIVERS = ("sqlite", "memory")
 
 
 ArchiveItem = namedtuple("ArchiveItem", "id when with_ payload")
@@ -58,30 +56,84 @@ class SchemaVersionError(StorageError):
     """
 
 
+class StorageDriver:
+    """
+    A storage driver that C{storage.driver} may name: how to build it and
+    what the rest of the server needs to know about it.
+
+    @ivar name: the name in the config.
+    @ivar durable: whether what it stores outlives the process (the admin
+        command warns before changing data in one that is not).
+    @ivar usesPath: whether it keeps its data in the file C{storage.path}.
+    @ivar description: a few words for people, as the example config
+        (C{examples/xmppframe.toml}) quotes them.
+    """
+
+    def __init__(self, name, build, durable, usesPath, description):
+        self.name = name
+        self._build = build
+        self.durable = durable
+        self.usesPath = usesPath
+        self.description = description
+
+    def __repr__(self):
+        return "<StorageDriver %s>" % (self.name,)
+
+    def build(self, path, reactor=None):
+        """
+        Build (but do not open) the driver.
+
+        @param path: the database file, if L{usesPath}.
+        @param reactor: the reactor whose threads or clock it may use.
+        @rtype: L{xmppframe.interfaces.IStorage}
+        @raise ValueError: if the driver needs a path and C{path} is empty.
+        """
+        if self.usesPath and not path:
+            raise ValueError("storage driver %r needs a database path" % (self.name,))
+        return self._build(path, reactor)
+
+
+# The drivers are imported when built, so that importing this package costs
+# nothing and a broken driver does not break the others.
+
+def _buildSQLite(path, reactor):
+    from xmppframe.storage.sqlite import SQLiteStorage
+    return SQLiteStorage(path, reactor=reactor)
+
+
+def _buildMemory(path, reactor):
+    from xmppframe.storage.memory import MemoryStorage
+    return MemoryStorage(clock=reactor)
+
+
+#: Every storage driver, by name: the only list of them.
+DRIVERS = {driver.name: driver for driver in (
+    StorageDriver("sqlite", _buildSQLite, durable=True, usesPath=True,
+                  description="durable, embedded in the process; the default"),
+    StorageDriver("memory", _buildMemory, durable=False, usesPath=False,
+                  description="nothing kept after a restart; for tests"),
+)}
+
+#: The driver a config that names none gets.
+DEFAULT_DRIVER = "sqlite"
+
+
 def storageFromConfig(driver, path, reactor=None):
     """
-    Build (but do not open) the storage driver C{driver}.
+    Build (but do not open) the storage driver named C{driver} in
+    L{DRIVERS}.
 
-    @param driver: C{'sqlite'} or C{'memory'}.
-    @param path: the database file, for C{'sqlite'}; ignored for
-        C{'memory'}.
+    @param path: the database file, for a driver that keeps one.
     @param reactor: the reactor whose threads the driver may use; the
         global one when C{None}.
     @rtype: L{xmppframe.interfaces.IStorage}
     @raise ValueError: for an unknown driver or a missing path.
     """
-    # The drivers are imported here so that importing this package costs
-    # nothing and a broken driver does not break the others.
-    if driver == "sqlite":
-        if not path:
-            raise ValueError("storage driver 'sqlite' needs a database path")
-        from xmppframe.storage.sqlite import SQLiteStorage
-        return SQLiteStorage(path, reactor=reactor)
-    if driver == "memory":
-        from xmppframe.storage.memory import MemoryStorage
-        return MemoryStorage(clock=reactor)
-    raise ValueError("unknown storage driver %r (expected one of: %s)"
-                     % (driver, ", ".join(DRIVERS)))
+    found = DRIVERS.get(driver)
+    if found is None:
+        raise ValueError("unknown storage driver %r (expected one of: %s)"
+                         % (driver, ", ".join(DRIVERS)))
+    return found.build(path, reactor)
 
 
 # The checks and encodings below are shared by every driver, so that they
