@@ -16,6 +16,7 @@ from xmppframe.host import VirtualHost
 from xmppframe.interfaces import IClientSession
 from xmppframe.jid import parseJID
 from xmppframe.xml import namespaces as NS
+from xmppframe.xml.safe import safePullParser
 
 try:
     from xmppframe.storage.memory import MemoryStorage
@@ -96,8 +97,7 @@ def parseAll(text, namespace=NS.CLIENT):
     elements in the stream's default namespace (C{jabber:client} unless
     told), as the stream parser hands them to the router.
     """
-    parser = etree.XMLPullParser(
-        events=("start", "end"), resolve_entities=False, no_network=True)
+    parser = safePullParser(events=("start", "end"))
     parser.feed(_STREAM_OPEN.replace(NS.CLIENT, namespace))
     parser.feed(text)
     parser.feed("</stream:stream>")

@@ -75,6 +75,7 @@ from xmppframe.jid import InvalidJID
 from xmppframe.keyedqueue import KeyedQueue
 from xmppframe.module import Module
 from xmppframe.rsm import ResultSetRequest, buildResponse, findRequest
+from xmppframe.xml.safe import safeParser
 from xmppframe.xml.stanza import makeElement, makeStanza, serialize
 
 __all__ = [
@@ -123,8 +124,7 @@ _FLIP_PAGE = "{%s}flip-page" % (NS_MAM,)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
 
-_PAYLOAD_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, remove_comments=True, remove_pis=True)
+_PAYLOAD_PARSER = safeParser()
 
 #: The query form's fields (XEP-0313 §4.1.5, §11.2); none is required
 #: (§4.1).

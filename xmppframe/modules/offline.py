@@ -58,6 +58,7 @@ from xmppframe.events import ACCOUNT_REMOVED, INITIAL_PRESENCE, SESSION_ENDED, s
 from xmppframe.keyedqueue import KeyedQueue
 from xmppframe.module import Module
 from xmppframe.storage.users import UsersWithData
+from xmppframe.xml.safe import safeParser
 from xmppframe.xml.stanza import makeElement, serialize
 
 __all__ = ["OfflineModule", "FEATURE", "DELAY", "CHAT_STATES", "delayStamp",
@@ -84,8 +85,7 @@ _STORED_TYPES = frozenset({"normal", "chat"})
 #: to non-negative priority: above any module that claims presence/self.
 _OBSERVER_PRIORITY = 1000
 
-_PAYLOAD_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, remove_comments=True, remove_pis=True)
+_PAYLOAD_PARSER = safeParser()
 
 
 def delayStamp(seconds):

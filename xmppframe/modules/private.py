@@ -43,6 +43,7 @@ from xmppframe.config import ModuleOption, atLeast
 from xmppframe.errors import StanzaError
 from xmppframe.keyedqueue import KeyedQueue
 from xmppframe.module import Module
+from xmppframe.xml.safe import safeParser
 from xmppframe.xml.stanza import makeElement, serialize
 
 __all__ = ["PrivateStorageModule", "PRIVATE", "isReservedNamespace"]
@@ -98,8 +99,7 @@ class PrivateStorageModule(Module):
     }
 
     def load(self):
-        self._parser = etree.XMLParser(resolve_entities=False, no_network=True,
-                                       load_dtd=False)
+        self._parser = safeParser()
         self._queues = KeyedQueue()
         self.maxSize = self.api.option("max_size", DEFAULT_MAX_SIZE)
         if (not isinstance(self.maxSize, int) or isinstance(self.maxSize, bool)

@@ -54,6 +54,7 @@ from xmppframe.modules.presence import (
     accountExists, addressed, currentPresence, unavailablePresence)
 from xmppframe.storage.users import UsersWithData
 from xmppframe.streams.negotiation import InformativeFeature
+from xmppframe.xml.safe import safeParser
 from xmppframe.xml.stanza import makeStanza, serialize
 
 __all__ = ["SubscriptionModule", "SubscriptionState", "Outcome", "outbound", "inbound",
@@ -65,7 +66,7 @@ PRE_APPROVAL = "urn:xmpp:features:pre-approval"
 #: The presence types that manage subscriptions (RFC 6121 §3).
 SUBSCRIPTION_TYPES = frozenset({"subscribe", "subscribed", "unsubscribe", "unsubscribed"})
 
-_REQUEST_PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
+_REQUEST_PARSER = safeParser()
 
 
 def _subscription(to, from_):

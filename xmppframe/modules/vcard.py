@@ -35,6 +35,7 @@ from twisted.internet import defer
 from xmppframe.config import ModuleOption, atLeast
 from xmppframe.errors import StanzaError
 from xmppframe.module import Module
+from xmppframe.xml.safe import safeParser
 from xmppframe.xml.stanza import makeElement, serialize
 
 __all__ = ["VCardModule", "VCARD", "parseServerVCard"]
@@ -52,8 +53,7 @@ def _safeParser():
     An lxml parser for XML this module reads back or from the config: no
     entities, no DTD, no network.
     """
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           remove_comments=True, remove_pis=True)
+    return safeParser()
 
 
 def _emptyVCard():

@@ -54,6 +54,7 @@ from twisted.logger import Logger
 
 from xmppframe.errors import StreamError
 from xmppframe.xml import namespaces as NS
+from xmppframe.xml.safe import safePullParser
 
 __all__ = ["StreamHeader", "StreamParser"]
 
@@ -244,12 +245,12 @@ class StreamParser:
 
     def _newParser(self):
         # The encoding is fixed to UTF-8 (RFC 6120 §11.6); a declaration
-        # naming another one is refused by the prologue scan.
-        return etree.XMLPullParser(
-            events=("start", "end", "comment", "pi"),
-            resolve_entities="internal", no_network=True, huge_tree=False,
-            load_dtd=False, remove_comments=False, remove_pis=False,
-            encoding="utf-8")
+        # naming another one is refused by the prologue scan.  Comments and
+        # PIs are kept as events, to be refused; "internal" entities are
+        # resolved, as the module's docstring explains.
+        return safePullParser(
+            events=("start", "end", "comment", "pi"), resolve_entities="internal",
+            remove_comments=False, remove_pis=False, encoding="utf-8")
 
     # Feeding
 
