@@ -413,14 +413,14 @@ class UserSession:
         return stanza
 
     def _mucUser(self, presence, statuses=(), nick=None):
-        x = etree.SubElement(presence, "{%s}x" % (MUC_USER,), nsmap={None: MUC_USER})
-        item = etree.SubElement(x, "{%s}item" % (MUC_USER,))
+        x = etree.SubElement(presence, NS.qname(MUC_USER, "x"), nsmap={None: MUC_USER})
+        item = etree.SubElement(x, NS.qname(MUC_USER, "item"))
         item.set("affiliation", "none")
         item.set("role", "participant" if presence.get("type") is None else "none")
         if nick is not None:
             item.set("nick", nick)
         for code in statuses:
-            etree.SubElement(x, "{%s}status" % (MUC_USER,)).set("code", str(code))
+            etree.SubElement(x, NS.qname(MUC_USER, "status")).set("code", str(code))
         return presence
 
     def _sendOccupant(self, room, nick, available=True, newNick=None, statuses=()):
@@ -462,7 +462,7 @@ class UserSession:
         """
         join = makeStanza("presence", to=self._occupant(room, room.requestedNick),
                           from_=self.user)
-        etree.SubElement(join, "{%s}x" % (MUC,), nsmap={None: MUC})
+        etree.SubElement(join, NS.qname(MUC, "x"), nsmap={None: MUC})
         self.service.send(errorReply(join, StanzaError(condition, text=text)))
 
     def _quitIfIdle(self):

@@ -23,6 +23,7 @@ from lxml import etree
 from xmppframe.errors import StanzaError
 from xmppframe.service import Service, iqHandler, serviceModule
 from xmppframe.streams.componentclient import ComponentClientFactory
+from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import makeElement
 
 RPC = "jabber:iq:rpc"
@@ -51,7 +52,7 @@ class RPCService(Service):
 
     @iqHandler("set", RPC)
     def call(self, iq):
-        call = iq[0].find("{%s}methodCall" % (RPC,))
+        call = iq[0].find(NS.qname(RPC, "methodCall"))
         if call is None:
             raise StanzaError("bad-request", text="No methodCall in the query")
         try:
@@ -89,7 +90,7 @@ def _inNamespace(element, namespace, parent=None):
     A copy of the XML-RPC element C{element} (no namespace) in
     C{namespace}, as XEP-0009 carries it.
     """
-    tag = "{%s}%s" % (namespace, etree.QName(element).localname)
+    tag = NS.qname(namespace, etree.QName(element).localname)
     if parent is None:
         copy = etree.Element(tag, nsmap={None: namespace})
     else:

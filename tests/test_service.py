@@ -78,12 +78,12 @@ class ServiceUnitTests(unittest.TestCase):
 
     def test_stanzaError(self):
         self.service.receive(self.iq("set", TIME, "time"))
-        self.assertIsNotNone(self.sent[0].find(".//{%s}forbidden" % (NS.STANZA_ERRORS,)))
+        self.assertIsNotNone(self.sent[0].find(".//" + NS.qname(NS.STANZA_ERRORS, "forbidden")))
 
     def test_internalError(self):
         self.service.receive(self.iq("get", "urn:example:broken"))
         self.assertIsNotNone(self.sent[0].find(
-            ".//{%s}internal-server-error" % (NS.STANZA_ERRORS,)))
+            ".//" + NS.qname(NS.STANZA_ERRORS, "internal-server-error")))
         self.flushLoggedErrors(RuntimeError)
 
     def test_unhandled(self):
@@ -92,7 +92,7 @@ class ServiceUnitTests(unittest.TestCase):
         """
         self.service.receive(self.iq("get", "urn:example:none"))
         self.assertIsNotNone(self.sent[0].find(
-            ".//{%s}service-unavailable" % (NS.STANZA_ERRORS,)))
+            ".//" + NS.qname(NS.STANZA_ERRORS, "service-unavailable")))
 
     def test_discoInfo(self):
         """
@@ -100,9 +100,9 @@ class ServiceUnitTests(unittest.TestCase):
         """
         self.service.receive(self.iq("get", NS.DISCO_INFO))
         query = self.sent[0][0]
-        identity = query.find("{%s}identity" % (NS.DISCO_INFO,))
+        identity = query.find(NS.qname(NS.DISCO_INFO, "identity"))
         self.assertEqual((identity.get("category"), identity.get("name")), ("component", "clock"))
-        features = [f.get("var") for f in query.iter("{%s}feature" % (NS.DISCO_INFO,))]
+        features = [f.get("var") for f in query.iter(NS.qname(NS.DISCO_INFO, "feature"))]
         for feature in (NS.DISCO_INFO, NS.DISCO_ITEMS, TIME, "urn:example:extra"):
             self.assertIn(feature, features)
 
@@ -126,7 +126,7 @@ class ServiceUnitTests(unittest.TestCase):
         d = self.service.request(makeStanza("iq", to="a@localhost/r", type="get", id="x"))
         error = makeStanza("iq", from_="a@localhost/r", type="error", id="x")
         etree.SubElement(etree.SubElement(error, "{jabber:client}error", type="cancel"),
-                         "{%s}item-not-found" % (NS.STANZA_ERRORS,))
+                         NS.qname(NS.STANZA_ERRORS, "item-not-found"))
         self.service.receive(error)
         self.assertEqual(self.failureResultOf(d, StanzaError).value.condition, "item-not-found")
 

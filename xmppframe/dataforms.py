@@ -19,6 +19,7 @@ from lxml import etree
 
 from xmppframe.errors import StanzaError
 from xmppframe.jid import InvalidJID, parseJID
+from xmppframe.xml import namespaces as NS
 
 __all__ = [
     "DATA_FORMS", "FORM_TYPES", "FIELD_TYPES", "FormError", "Field", "Form",
@@ -47,14 +48,14 @@ _SUBMITTED_MULTI = frozenset({"jid-multi", "list-multi", "text-multi"})
 #: The lexical forms of an xs:boolean (XEP-0004 §3.3, boolean).
 _BOOLEANS = {"1": True, "true": True, "0": False, "false": False}
 
-_X = "{%s}x" % (DATA_FORMS,)
-_FIELD = "{%s}field" % (DATA_FORMS,)
-_VALUE = "{%s}value" % (DATA_FORMS,)
-_OPTION = "{%s}option" % (DATA_FORMS,)
-_REQUIRED = "{%s}required" % (DATA_FORMS,)
-_DESC = "{%s}desc" % (DATA_FORMS,)
-_TITLE = "{%s}title" % (DATA_FORMS,)
-_INSTRUCTIONS = "{%s}instructions" % (DATA_FORMS,)
+_X = NS.qname(DATA_FORMS, "x")
+_FIELD = NS.qname(DATA_FORMS, "field")
+_VALUE = NS.qname(DATA_FORMS, "value")
+_OPTION = NS.qname(DATA_FORMS, "option")
+_REQUIRED = NS.qname(DATA_FORMS, "required")
+_DESC = NS.qname(DATA_FORMS, "desc")
+_TITLE = NS.qname(DATA_FORMS, "title")
+_INSTRUCTIONS = NS.qname(DATA_FORMS, "instructions")
 
 #: The hidden field that names the form's protocol (XEP-0068).
 FORM_TYPE = "FORM_TYPE"

@@ -9,6 +9,7 @@ let it propagate to its iq handler and the requester gets a clear error.
 """
 
 from xmppframe.errors import StanzaError
+from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import makeElement
 
 __all__ = ["NS_RSM", "ResultSetRequest", "parseRequest", "findRequest", "buildResponse"]
@@ -16,7 +17,8 @@ __all__ = ["NS_RSM", "ResultSetRequest", "parseRequest", "findRequest", "buildRe
 #: XEP-0059 §10: the protocol namespace.
 NS_RSM = "http://jabber.org/protocol/rsm"
 
-_SET = "{%s}set" % (NS_RSM,)
+_SET = NS.qname(NS_RSM, "set")
+_RSM_PREFIX = NS.qname(NS_RSM, "")
 
 
 class ResultSetRequest:
@@ -83,7 +85,7 @@ def parseRequest(setElement):
     request = ResultSetRequest()
     for child in setElement:
         local = _localName(child.tag)
-        if local is None or not child.tag.startswith("{%s}" % (NS_RSM,)):
+        if local is None or not child.tag.startswith(_RSM_PREFIX):
             continue
         if local in seen and local in ResultSetRequest.__slots__:
             raise StanzaError("bad-request", text="RSM <%s/> given twice" % (local,))

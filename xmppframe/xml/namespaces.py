@@ -25,6 +25,8 @@ STANZA_CONTENT = frozenset({CLIENT, SERVER, COMPONENT_ACCEPT})
 
 def qname(namespace, local):
     """
-    The Clark-notation name lxml uses, e.g. C{{jabber:client}message}.
+    The Clark-notation name lxml uses, e.g. C{{jabber:client}message}: the
+    one way to write one.  C{qname(namespace, "")} is the prefix every name
+    in C{namespace} starts with, for C{tag.startswith(...)} tests.
     """
     return "{%s}%s" % (namespace, local)

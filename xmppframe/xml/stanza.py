@@ -24,7 +24,7 @@ __all__ = [
 _KINDS = frozenset({"message", "presence", "iq"})
 _XML_LANG = NS.qname(NS.XML, "lang")
 _STANZA_ERROR_TEXT = NS.qname(NS.STANZA_ERRORS, "text")
-_STANZA_ERRORS_PREFIX = "{%s}" % (NS.STANZA_ERRORS,)
+_STANZA_ERRORS_PREFIX = NS.qname(NS.STANZA_ERRORS, "")
 _STANZA_ERRORS_NSMAP = {None: NS.STANZA_ERRORS}
 
 #: Characters XML 1.0 does not allow at all (§2.2), even escaped.
@@ -47,7 +47,7 @@ def makeElement(namespace, local, attrib=None):
     A new element C{{namespace}local} that declares C{namespace} as its
     default namespace, so it serializes without a prefix.
     """
-    return etree.Element("{%s}%s" % (namespace, local), attrib, nsmap={None: namespace})
+    return etree.Element(NS.qname(namespace, local), attrib, nsmap={None: namespace})
 
 
 def makeStanza(kind, namespace=NS.CLIENT, to=None, from_=None, type=None, id=None):
