@@ -364,7 +364,7 @@ class ModuleStreamFeatureTests(StreamTestCase):
     """
 
     def test_moduleFeatureOffered(self):
-        from xmppframe.module import ModuleAPI
+        from xmppframe.api.module import ModuleAPI
         from xmppframe.xml.stanza import makeElement
 
         class Marker:
@@ -395,7 +395,7 @@ class FeaturesCacheTests(StreamTestCase):
     setUp = NegotiationTests.setUp
 
     def addResponder(self, responder):
-        from xmppframe.module import ModuleAPI
+        from xmppframe.api.module import ModuleAPI
         host = self.server.hosts["localhost"]
         api = ModuleAPI("marker", host, self.server.router, self.server.sessions,
                         self.server.storage, self.clock)

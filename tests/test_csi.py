@@ -12,7 +12,7 @@ from twisted.trial import unittest
 
 from xmppframe.interfaces import IModule
 from xmppframe.jid import parseJID
-from xmppframe.module import ModuleAPI
+from xmppframe.api.module import ModuleAPI
 from xmppframe.modules.csi import CSI, CSIFeature, CSIModule, HeldPresence
 from xmppframe.router import Router
 from xmppframe.session import SessionManager

@@ -1,5 +1,5 @@
 """
-Tests for L{xmppframe.module}: the module API a feature module uses, and
+Tests for L{xmppframe.api.module}: the module API a feature module uses, and
 the error chain that turns what an iq handler raises into a stanza error
 (RFC 6120 §8.3.3).
 """
@@ -14,7 +14,7 @@ from twisted.trial import unittest
 from xmppframe.errors import StanzaError
 from xmppframe.events import iqEvent, stanzaEvent
 from xmppframe.interfaces import IModule, IVirtualHost
-from xmppframe.module import Module, ModuleAPI
+from xmppframe.api import Module, ModuleAPI, ModuleOption, Priority
 from xmppframe.router import Router
 from xmppframe.session import SessionManager
 
@@ -214,9 +214,10 @@ class HookIQTests(ModuleAPITestCase):
         self.assertResult(id="s1")
 
     def test_priority(self):
-        self.api.hookIQ("get", "host", QUERY, lambda event: True, priority=-1)
+        self.api.hookIQ("get", "host", QUERY, lambda event: True, priority=Priority.OBSERVE)
         self.api.hookIQ("get", "host", QUERY,
-                        lambda event: etree.Element("{%s}query" % (TEST_NS,)), priority=1)
+                        lambda event: etree.Element("{%s}query" % (TEST_NS,)),
+                        priority=Priority.BEFORE_DELIVERY)
         self.query()
         self.assertEqual(len(self.assertResult()), 1)
 
@@ -244,15 +245,40 @@ class ModuleAPIMiscTests(ModuleAPITestCase):
         self.assertIn(("pubsub", "pep", "Personal events"), self.host.identities())
 
     def test_options(self):
-        self.assertEqual(self.api.option("limit"), 5)
-        self.assertIsNone(self.api.option("missing"))
-        self.assertEqual(self.api.option("missing", 3), 3)
+        """
+        The options are what the server validated, read-only.
+        """
+        self.assertEqual(self.api.options["limit"], 5)
+        self.assertNotIn("missing", self.api.options)
+        with self.assertRaises(TypeError):
+            self.api.options["limit"] = 6
 
     def test_optionsCopied(self):
         options = {"limit": 5}
         api = ModuleAPI("x", self.host, self.router, self.sessions, None, self.clock, options)
         options["limit"] = 6
-        self.assertEqual(api.option("limit"), 5)
+        self.assertEqual(api.options["limit"], 5)
+
+    def test_optionDefaults(self):
+        """
+        A module's schema fills in every option the config did not give,
+        so a module never repeats a default.
+        """
+        class WithOptions(Module):
+            name = "withoptions"
+            optionSchema = {"limit": ModuleOption("integer", 5),
+                            "size": ModuleOption("integer", 10)}
+        api = ModuleAPI("withoptions", self.host, self.router, self.sessions, None, self.clock,
+                        {"limit": 7})
+        WithOptions(api)
+        self.assertEqual(dict(api.options), {"limit": 7, "size": 10})
+
+    def test_priorityBands(self):
+        """
+        Handlers hook in a named band, never at a bare number.
+        """
+        with self.assertRaises(ValueError):
+            self.api.hook(stanzaEvent("message", "bare"), lambda event: None, 1234)
 
     def test_replyError(self):
         events = []

@@ -19,7 +19,7 @@ from twisted.trial import unittest
 from xmppframe.events import ACCOUNT_REMOVED, iqResponseEvent, outboundEvent
 from xmppframe.interfaces import IModule, IRoster
 from xmppframe.jid import InvalidJID, parseJID
-from xmppframe.module import ModuleAPI
+from xmppframe.api.module import ModuleAPI
 from xmppframe.modules.roster import ROSTER, ROSTER_VERSIONING, RosterModule
 from xmppframe.rosteritem import RosterItem
 from xmppframe.router import Router

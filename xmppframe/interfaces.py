@@ -234,7 +234,7 @@ class IModuleFactory(Interface):
 
     def __call__(api):
         """
-        @param api: the L{xmppframe.module.ModuleAPI} of the host it is
+        @param api: the L{xmppframe.api.module.ModuleAPI} of the host it is
             loaded into.
         @return: an L{IModule}.
         """
@@ -453,4 +453,85 @@ class IRoster(Interface):
         Remove the item, store durably, bump the version, push the removal.
 
         @return: Deferred firing with whether there was an item.
+        """
+
+
+class IDisco(Interface):
+    """
+    Service discovery (XEP-0030) of a host, offered by the disco module to
+    the modules that extend or hash what the server answers (entity
+    capabilities, XEP-0115; publish-subscribe nodes).
+    """
+
+    def serverInfo(node=None):
+        """
+        @return: the server's disco#info C{<query/>} element, C{node}
+            mirrored (XEP-0030 §3.2).
+        """
+
+    def infoForms():
+        """
+        @return: the extended information forms (XEP-0128) of the
+            server's disco#info, as elements.
+        """
+
+    def addInfoForm(provider):
+        """
+        Add C{provider()}, returning a form element of type 'result' (or
+        C{None}), to the server's disco#info.
+        """
+
+    def removeInfoForm(provider):
+        """
+        Undo L{addInfoForm}.
+        """
+
+    def addInfoNodeProvider(provider):
+        """
+        Answer disco#info for nodes of the server: C{provider(node)} returns
+        the C{<query/>} for nodes it knows, C{None} for others.
+        """
+
+    def removeInfoNodeProvider(provider):
+        """
+        Undo L{addInfoNodeProvider}.
+        """
+
+    def addItemsNodeProvider(provider):
+        """
+        As L{addInfoNodeProvider}, for disco#items of nodes (XEP-0030 §4.2).
+        """
+
+    def removeItemsNodeProvider(provider):
+        """
+        Undo L{addItemsNodeProvider}.
+        """
+
+
+class IPrivacy(Interface):
+    """
+    The blocklist (XEP-0191) on the privacy lists' store (XEP-0016), which
+    the privacy module offers to the blocking command's module: XEP-0191 §6
+    asks for one back end for both.  Users are prepared localparts; JIDs
+    are L{JID}s.
+    """
+
+    def blocklist(user):
+        """
+        @return: Deferred firing with the list of blocked JIDs of C{user}.
+        """
+
+    def block(user, jids):
+        """
+        Block C{jids} for C{user}, push the changed list and send
+        unavailable presence where due.
+
+        @return: Deferred firing with the JIDs newly blocked.
+        """
+
+    def unblock(user, jids=None):
+        """
+        Remove C{jids} (every blocked JID with C{None}) from the blocklist.
+
+        @return: Deferred firing with the JIDs unblocked.
         """

@@ -17,7 +17,7 @@ from xmppframe.auth import StorageAuthProvider
 from xmppframe.config import validateModuleOptions
 from xmppframe.host import VirtualHost
 from xmppframe.jid import InvalidJID, prepareDomainpart
-from xmppframe.module import ModuleAPI
+from xmppframe.api.module import ModuleAPI
 from xmppframe.modules import availableModules, loadOrder
 from xmppframe.router import Router
 from xmppframe.session import SessionManager

@@ -33,11 +33,11 @@ from twisted.internet import defer
 from twisted.internet.protocol import Protocol, ReconnectingClientFactory
 from twisted.logger import Logger
 
-from xmppframe.config import ModuleOption
+from xmppframe.api.options import ModuleOption
 from xmppframe.errors import StanzaError, StreamError
 from xmppframe.interfaces import ISession
 from xmppframe.jid import InvalidJID, JIDCache, makeJID
-from xmppframe.module import Module
+from xmppframe.api.module import Module
 from xmppframe.streams.component import convertNamespace, handshakeDigest
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.parser import StreamParser
@@ -90,6 +90,10 @@ class Service:
     """
 
     name = "service"
+    #: One line saying what it does (C{xmppframe modules} lists it).
+    summary = ""
+    #: The specifications it implements, e.g. C{("XEP-0009",)}.
+    xeps = ()
     subdomain = None
     identities = (("component", "generic", None),)
     features = ()
@@ -384,7 +388,7 @@ class _ServiceModule(Module):
 
     def load(self):
         api = self.api
-        domain = api.option("domain") or "%s.%s" % (
+        domain = api.options.get("domain") or "%s.%s" % (
             self.serviceClass.subdomain or self.serviceClass.name, api.host.name)
         try:
             domain = makeJID(None, domain).domain
@@ -416,6 +420,7 @@ def serviceModule(serviceClass):
     schema.update(serviceClass.optionSchema)
     return type(serviceClass.__name__ + "Module", (_ServiceModule,), {
         "name": serviceClass.name, "serviceClass": serviceClass, "optionSchema": schema,
+        "summary": serviceClass.summary, "xeps": tuple(serviceClass.xeps),
         "__doc__": "Runs L{%s} in process." % (serviceClass.__name__,),
         "__module__": serviceClass.__module__,
     })

@@ -188,7 +188,7 @@ class C2SStream(XMLStream):
 
         Every login asks twice, and the answer is nearly always one of a
         few: when every responder can say what its offer depends on
-        (C{offerKey}, see L{xmppframe.module.ModuleAPI.addStreamResponder}),
+        (C{offerKey}, see L{xmppframe.api.module.ModuleAPI.addStreamResponder}),
         the answer is kept in the server's L{FeaturesCache} under those keys.
         """
         responders = self._responders
