@@ -10,11 +10,14 @@ from lxml import etree
 
 import scramp
 
+from zope.interface.verify import verifyObject
+
 from twisted.internet import task
 from twisted.internet.testing import StringTransport
 from twisted.trial import unittest
 
 from xmppframe.config import parseConfig
+from xmppframe.interfaces import IClientSession
 from xmppframe.server import Server
 from xmppframe.streams.c2s import C2SStream
 
@@ -116,6 +119,18 @@ class StreamErrorTests(StreamTestCase):
     RFC 6120 §4.9.3: each error is sent, with the stream header first when
     none was sent yet (§4.9.1.1), then the stream closes.
     """
+
+    def test_interface(self):
+        """
+        A client stream is the client's session: it has everything the
+        router and the modules use of one, before and after binding.
+        """
+        stream, _ = self.connect()
+        self.assertTrue(verifyObject(IClientSession, stream))
+        self.assertFalse(stream.closing)
+        self.assertEqual(stream.lastActivity, self.clock.seconds())
+        stream.close()
+        self.assertTrue(stream.closing)
 
     def test_headerAndFeatures(self):
         stream, transport = self.connect()

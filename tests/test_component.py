@@ -119,7 +119,7 @@ class ComponentStreamTests(unittest.TestCase):
 
     def test_interface(self):
         stream, _ = self.connect()
-        verifyObject(ISession, stream)
+        self.assertTrue(verifyObject(ISession, stream))
 
     def test_header(self):
         _, transport = self.connect()

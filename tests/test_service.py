@@ -6,12 +6,15 @@ in-memory connections.
 
 from lxml import etree
 
+from zope.interface.verify import verifyObject
+
 from twisted.internet.task import Clock
 from twisted.test import iosim
 from twisted.trial import unittest
 
 from xmppframe.config import parseConfig
 from xmppframe.errors import StanzaError
+from xmppframe.interfaces import ISession
 from xmppframe.server import Server
 from xmppframe.service import (
     ComponentClientFactory, HandshakeRefused, InProcessSession, Service, iqHandler)
@@ -163,6 +166,13 @@ class InProcessTests(unittest.TestCase):
         [reply] = self.client.sent
         self.assertEqual((reply.get("from"), reply.findtext("{jabber:client}body")),
                          ("echo.localhost", "hello"))
+
+    def test_interface(self):
+        """
+        What the router delivers an in-process service's domain to is a
+        session like any other.
+        """
+        self.assertTrue(verifyObject(ISession, self.server.router.routeFor("echo.localhost")))
 
     def test_listedInDisco(self):
         self.assertIn(("echo.localhost", None, "echo"), self.host.discoItems())
