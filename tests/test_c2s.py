@@ -54,7 +54,7 @@ class StreamTestCase(unittest.TestCase):
         return self.server.storage.open()
 
     def connect(self):
-        stream = C2SStream(self.server)
+        stream = C2SStream(self.server.context)
         transport = StringTransport()
         stream.makeConnection(transport)
         return stream, transport

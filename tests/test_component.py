@@ -103,7 +103,7 @@ class ComponentStreamTests(unittest.TestCase):
         self.host = self.server.hosts["localhost"]
 
     def connect(self, domain=b"echo.localhost"):
-        stream = ComponentStream(self.server)
+        stream = ComponentStream(self.server.context)
         transport = StringTransport()
         stream.makeConnection(transport)
         stream.dataReceived(HEADER % (domain,))

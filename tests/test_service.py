@@ -212,7 +212,7 @@ class ExternalTests(unittest.TestCase):
     def connect(self, secret="s3cret", domain="echo.localhost"):
         factory = ComponentClientFactory(EchoService(domain, self.clock), secret)
         client = factory.buildProtocol(None)
-        serverProtocol = ComponentStream(self.server)
+        serverProtocol = ComponentStream(self.server.context)
         pump = iosim.connect(serverProtocol, iosim.makeFakeServer(serverProtocol),
                              client, iosim.makeFakeClient(client), greet=False)
         pump.flush()
