@@ -9,6 +9,7 @@ from lxml import etree
 
 from zope.interface import implementer
 
+from twisted.internet import task
 from twisted.internet.testing import StringTransport
 
 from xmppframe.config import HostConfig
@@ -156,6 +157,23 @@ def stanzaErrorCondition(stanza):
             if name.namespace == NS.STANZA_ERRORS and name.localname != "text":
                 return name.localname
     return None
+
+
+class ThreadedClock(task.Clock):
+    """
+    A clock for a server under test whose time the test moves on, with the
+    running reactor's threads: what runs in a thread (the auth provider's
+    key derivation) comes back through the real reactor, as trial expects
+    of a Deferred a test waits for.
+    """
+
+    def getThreadPool(self):
+        from twisted.internet import reactor
+        return reactor.getThreadPool()
+
+    def callFromThread(self, f, *args, **kwargs):
+        from twisted.internet import reactor
+        reactor.callFromThread(f, *args, **kwargs)
 
 
 class CountingTransport(StringTransport):

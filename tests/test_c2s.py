@@ -12,7 +12,6 @@ import scramp
 
 from zope.interface.verify import verifyObject
 
-from twisted.internet import task
 from twisted.internet.testing import StringTransport
 from twisted.trial import unittest
 
@@ -21,7 +20,7 @@ from xmppframe.interfaces import IClientSession
 from xmppframe.server import Server
 from xmppframe.streams.c2s import C2SStream
 
-from tests.fakes import CountingTransport
+from tests.fakes import CountingTransport, ThreadedClock
 
 
 HEADER = (b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
@@ -41,7 +40,7 @@ def makeServer(testCase, modules=None, options=None, **c2s):
                           "auth": {"failure_delay": 0.0},
                           "c2s": c2sConfig, "hosts": {"localhost": host, "example.org": {}}},
                          directory)
-    clock = task.Clock()
+    clock = ThreadedClock()
     server = Server(config, clock)
     return server, clock
 

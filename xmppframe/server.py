@@ -57,7 +57,7 @@ class Server:
         self.hosts = {}
         for hostConfig in config.hosts:
             auth = StorageAuthProvider(self.storage, hostConfig.name,
-                                       config.auth.scram_iterations)
+                                       config.auth.scram_iterations, reactor=reactor)
             host = VirtualHost(hostConfig, auth, self.storage)
             self.hosts[host.name] = host
             self.router.addHost(host)
