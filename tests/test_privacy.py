@@ -852,7 +852,7 @@ class PersistenceTests(PrivacyHarness):
         pass
 
     async def openServer(self, path):
-        storage = SQLiteStorage(path)
+        storage = SQLiteStorage(path, reactor)
         await storage.open()
         self.addCleanup(storage.close)
         self.setUpServer(storage)
