@@ -16,7 +16,7 @@ from twisted.internet.testing import StringTransport
 from twisted.trial import unittest
 
 from xmppframe.config import parseConfig
-from xmppframe.interfaces import IClientSession
+from xmppframe.interfaces import IClientSession, INegotiatingStream
 from xmppframe.server import Server
 from xmppframe.streams.c2s import C2SStream
 
@@ -121,11 +121,13 @@ class StreamErrorTests(StreamTestCase):
 
     def test_interface(self):
         """
-        A client stream is the client's session: it has everything the
-        router and the modules use of one, before and after binding.
+        A client stream is the client's session, and what feature
+        responders negotiate with: it has everything the router and the
+        modules use of either.
         """
         stream, _ = self.connect()
         self.assertTrue(verifyObject(IClientSession, stream))
+        self.assertTrue(verifyObject(INegotiatingStream, stream))
         self.assertFalse(stream.closing)
         self.assertEqual(stream.lastActivity, self.clock.seconds())
         stream.close()

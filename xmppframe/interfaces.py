@@ -114,6 +114,48 @@ class IClientSession(ISession):
         """
 
 
+class INegotiatingStream(Interface):
+    """
+    A client stream as the stream feature responders see it before and
+    during negotiation (RFC 6120 §4.3): what a module's responder
+    (L{xmppframe.module.ModuleAPI.addStreamResponder}: registration,
+    roster versioning, client state indication) may read of the stream and
+    write to it.  Once bound, the same stream is the client's
+    L{IClientSession}.
+    """
+
+    host = Attribute(
+        "The L{IVirtualHost} the stream header named, or C{None} before the "
+        "header: a host's responders offer its own features."
+    )
+    authenticated = Attribute(
+        "The SASL-authenticated username, or C{None}: some features are "
+        "offered only before authentication (in-band registration), some "
+        "only after (client state indication)."
+    )
+    encrypted = Attribute("Whether TLS is in place (STARTTLS done, or Direct TLS).")
+    requireEncryption = Attribute(
+        "Whether the server requires TLS before authentication: a feature "
+        "that carries credentials is not offered in the clear then."
+    )
+    peerHost = Attribute(
+        "The peer's address, for log lines and for limits per address "
+        "(registrations from one address)."
+    )
+    closing = Attribute("Whether the stream is closing or closed: nothing more is sent.")
+
+    def sendElement(element):
+        """
+        Write a negotiation element (an lxml element) now, after what is
+        queued: an answer to an element a responder handles.
+        """
+
+    def close(condition=None, text=None):
+        """
+        Close the stream, with a stream error of C{condition} if given.
+        """
+
+
 class ISessionManager(Interface):
     """
     The local client sessions of all hosts, by JID.  The only place where

@@ -18,7 +18,7 @@ from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from xmppframe.errors import StreamError
-from xmppframe.interfaces import IClientSession
+from xmppframe.interfaces import IClientSession, INegotiatingStream
 from xmppframe.jid import makeJID
 from xmppframe.streams.negotiation import BindResponder, SASLResponder, StartTLSResponder
 from xmppframe.streams.tls import tlsConnectionOf
@@ -42,7 +42,7 @@ def _versionTuple(text):
         return None
 
 
-@implementer(IClientSession)
+@implementer(IClientSession, INegotiatingStream)
 class C2SStream(XMLStream):
     """
     One client connection.
