@@ -865,7 +865,7 @@ class PersistenceTests(PrivacyHarness):
         pass
 
     async def openServer(self, path):
-        storage = SQLiteStorage(path)
+        storage = SQLiteStorage(path, reactor)
         await storage.open()
         self.addCleanup(storage.close)
         self.setUpServer(storage)

@@ -275,7 +275,8 @@ class Invocation:
     def authProvider(self, storage, hostName):
         from xmppframe.auth import StorageAuthProvider
         return StorageAuthProvider(storage, hostName,
-                                   iterations=self.config.auth.scram_iterations)
+                                   iterations=self.config.auth.scram_iterations,
+                                   reactor=self.reactor)
 
 
 @contextlib.contextmanager

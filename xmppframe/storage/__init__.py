@@ -58,15 +58,14 @@ class SchemaVersionError(StorageError):
     """
 
 
-def storageFromConfig(driver, path, reactor=None):
+def storageFromConfig(driver, path, reactor):
     """
     Build (but do not open) the storage driver C{driver}.
 
     @param driver: C{'sqlite'} or C{'memory'}.
     @param path: the database file, for C{'sqlite'}; ignored for
         C{'memory'}.
-    @param reactor: the reactor whose threads the driver may use; the
-        global one when C{None}.
+    @param reactor: the reactor whose threads the driver may use.
     @rtype: L{xmppframe.interfaces.IStorage}
     @raise ValueError: for an unknown driver or a missing path.
     """

@@ -180,7 +180,7 @@ class SASLResponder:
             stream.sendBytes(_SASL_CHALLENGE % (base64.b64encode(result.data),))
             return
         state.clear()
-        stream.server.authThrottle.succeeded(stream.peerHost)
+        stream.context.authThrottle.succeeded(stream.peerHost)
         if result.data:
             stream.sendBytes(_SASL_SUCCESS % (base64.b64encode(result.data),))
         else:
@@ -203,7 +203,7 @@ class SASLResponder:
         state.clear()
         stream.saslFailures += 1
         if failure.condition in ("not-authorized", "invalid-authzid"):
-            delay = stream.server.authThrottle.failed(stream.peerHost)
+            delay = stream.context.authThrottle.failed(stream.peerHost)
         else:
             delay = 0
         state["busy"] = True
