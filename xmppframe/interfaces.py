@@ -118,7 +118,7 @@ class INegotiatingStream(Interface):
     """
     A client stream as the stream feature responders see it before and
     during negotiation (RFC 6120 §4.3): what a module's responder
-    (L{xmppframe.module.ModuleAPI.addStreamResponder}: registration,
+    (L{xmppframe.api.ModuleAPI.addStreamResponder}: registration,
     roster versioning, client state indication) may read of the stream and
     write to it.  Once bound, the same stream is the client's
     L{IClientSession}.
