@@ -33,6 +33,7 @@ class EchoService(Service):
     """
 
     name = "echo"
+    summary = "an echo service (examples/echo_component.py)"
     identities = (("component", "generic", "Echo service"),)
 
     def onMessage(self, message):

@@ -477,6 +477,8 @@ class IRCGatewayService(Service):
     """
 
     name = "irc"
+    summary = "an IRC gateway: channels as MUC rooms (examples/irc_gateway.py)"
+    xeps = ("XEP-0045",)
     identities = (("gateway", "irc", "IRC gateway"), ("conference", "irc", "IRC channels"))
     features = (MUC,)
     optionSchema = {

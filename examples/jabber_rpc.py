@@ -47,6 +47,8 @@ class RPCService(Service):
     """
 
     name = "rpc"
+    summary = "Jabber-RPC exposing Python functions (examples/jabber_rpc.py)"
+    xeps = ("XEP-0009",)
     identities = (("automation", "rpc", "Jabber-RPC"),)
     methods = {"example.add": add, "example.upper": upper, "example.echo": echo}
 

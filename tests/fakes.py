@@ -9,6 +9,7 @@ from lxml import etree
 
 from zope.interface import implementer
 
+from twisted.internet import task
 from twisted.internet.testing import StringTransport
 
 from xmppframe.config import HostConfig
@@ -30,13 +31,16 @@ class FakeSession:
     A bound client session that keeps what it is sent in L{sent} and how
     it was closed in L{closed}, so a test can assert on both.
 
-    @ivar sent: every stanza given to L{send}, in order.
+    @ivar sent: every stanza given to L{send} (or L{sendSerialized}, parsed
+        back) and let through by the send filters, in order.
     @ivar closed: C{None} while open, else C{(condition, text)}.
     @ivar manager: an L{ISessionManager} to unbind from on L{close}, as a
         real stream does when it ends; C{None} to leave the table alone.
     """
 
     kind = "c2s"
+    #: A fake session has no connection to tell activity by.
+    lastActivity = None
 
     def __init__(self, jid, host=None, available=False, priority=0, manager=None):
         if isinstance(jid, str):
@@ -49,13 +53,26 @@ class FakeSession:
         self.presence = None
         self.directedPresence = set()
         self.replaced = False
+        self.sendFilters = []
         self.manager = manager
         self.sent = []
         self.closed = None
 
+    @property
+    def closing(self):
+        return self.closed is not None
+
     def send(self, stanza):
-        if self.closed is None:
-            self.sent.append(stanza)
+        if self.closed is not None:
+            return
+        if self.sendFilters:
+            for sendFilter in tuple(self.sendFilters):
+                if sendFilter(self, stanza):
+                    return
+        self.sent.append(stanza)
+
+    def sendSerialized(self, data):
+        self.send(etree.fromstring(data))
 
     def close(self, condition=None, text=None):
         if self.closed is not None:
@@ -140,6 +157,23 @@ def stanzaErrorCondition(stanza):
             if name.namespace == NS.STANZA_ERRORS and name.localname != "text":
                 return name.localname
     return None
+
+
+class ThreadedClock(task.Clock):
+    """
+    A clock for a server under test whose time the test moves on, with the
+    running reactor's threads: what runs in a thread (the auth provider's
+    key derivation) comes back through the real reactor, as trial expects
+    of a Deferred a test waits for.
+    """
+
+    def getThreadPool(self):
+        from twisted.internet import reactor
+        return reactor.getThreadPool()
+
+    def callFromThread(self, f, *args, **kwargs):
+        from twisted.internet import reactor
+        reactor.callFromThread(f, *args, **kwargs)
 
 
 class CountingTransport(StringTransport):

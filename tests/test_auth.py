@@ -183,7 +183,7 @@ class AuthTestsMixin:
 
     async def test_iterations(self):
         self.assertRaises(ValueError, StorageAuthProvider, self.storage, "example.org",
-                          iterations=4095)
+                          iterations=4095, reactor=reactor)
         auth = StorageAuthProvider(self.storage, "example.net", iterations=5000,
                                    reactor=reactor)
         await auth.createUser("alice", "wonderland")

@@ -10,15 +10,17 @@ from lxml import etree
 
 import scramp
 
-from twisted.internet import task
+from zope.interface.verify import verifyObject
+
 from twisted.internet.testing import StringTransport
 from twisted.trial import unittest
 
 from xmppframe.config import parseConfig
+from xmppframe.interfaces import IClientSession, INegotiatingStream
 from xmppframe.server import Server
 from xmppframe.streams.c2s import C2SStream
 
-from tests.fakes import CountingTransport
+from tests.fakes import CountingTransport, ThreadedClock
 
 
 HEADER = (b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
@@ -38,7 +40,7 @@ def makeServer(testCase, modules=None, options=None, **c2s):
                           "auth": {"failure_delay": 0.0},
                           "c2s": c2sConfig, "hosts": {"localhost": host, "example.org": {}}},
                          directory)
-    clock = task.Clock()
+    clock = ThreadedClock()
     server = Server(config, clock)
     return server, clock
 
@@ -51,7 +53,7 @@ class StreamTestCase(unittest.TestCase):
         return self.server.storage.open()
 
     def connect(self):
-        stream = C2SStream(self.server)
+        stream = C2SStream(self.server.context)
         transport = StringTransport()
         stream.makeConnection(transport)
         return stream, transport
@@ -116,6 +118,20 @@ class StreamErrorTests(StreamTestCase):
     RFC 6120 §4.9.3: each error is sent, with the stream header first when
     none was sent yet (§4.9.1.1), then the stream closes.
     """
+
+    def test_interface(self):
+        """
+        A client stream is the client's session, and what feature
+        responders negotiate with: it has everything the router and the
+        modules use of either.
+        """
+        stream, _ = self.connect()
+        self.assertTrue(verifyObject(IClientSession, stream))
+        self.assertTrue(verifyObject(INegotiatingStream, stream))
+        self.assertFalse(stream.closing)
+        self.assertEqual(stream.lastActivity, self.clock.seconds())
+        stream.close()
+        self.assertTrue(stream.closing)
 
     def test_headerAndFeatures(self):
         stream, transport = self.connect()
@@ -364,7 +380,7 @@ class ModuleStreamFeatureTests(StreamTestCase):
     """
 
     def test_moduleFeatureOffered(self):
-        from xmppframe.module import ModuleAPI
+        from xmppframe.api.module import ModuleAPI
         from xmppframe.xml.stanza import makeElement
 
         class Marker:
@@ -395,7 +411,7 @@ class FeaturesCacheTests(StreamTestCase):
     setUp = NegotiationTests.setUp
 
     def addResponder(self, responder):
-        from xmppframe.module import ModuleAPI
+        from xmppframe.api.module import ModuleAPI
         host = self.server.hosts["localhost"]
         api = ModuleAPI("marker", host, self.server.router, self.server.sessions,
                         self.server.storage, self.clock)

@@ -10,10 +10,10 @@ from zope.interface.verify import verifyObject
 from twisted.internet import task
 from twisted.trial import unittest
 
-from xmppframe.dataforms import Field, Form
+from xmppframe.xml.dataforms import Field, Form
 from xmppframe.events import outboundEvent
 from xmppframe.interfaces import IModule
-from xmppframe.module import Module, ModuleAPI
+from xmppframe.api.module import Module, ModuleAPI
 from xmppframe.modules.caps import (
     CAPS, MalformedInfo, CapsModule, DiscoInfo, readDiscoInfo, verificationString)
 from xmppframe.modules.disco import DiscoModule

@@ -16,7 +16,7 @@ from xmppframe.errors import StanzaError
 from xmppframe.events import MESSAGE_DELIVERED, outboundEvent
 from xmppframe.interfaces import IModule
 from xmppframe.jid import parseJID
-from xmppframe.module import ModuleAPI
+from xmppframe.api.module import ModuleAPI
 from xmppframe.modules.carbons import (
     CARBONS, FORWARD, RECEIVED, SENT, CarbonCopy, CarbonsModule, isEligible)
 from xmppframe.router import Router

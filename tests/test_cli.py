@@ -132,7 +132,8 @@ class UserTests(CommandTestCase):
         storage = storageFromConfig(config.storage.driver, config.storage.path, reactor=reactor)
         await storage.open()
         try:
-            return await StorageAuthProvider(storage, host).checkPassword(username, password)
+            auth = StorageAuthProvider(storage, host, reactor=reactor)
+            return await auth.checkPassword(username, password)
         finally:
             await storage.close()
 

@@ -103,7 +103,7 @@ class ComponentStreamTests(unittest.TestCase):
         self.host = self.server.hosts["localhost"]
 
     def connect(self, domain=b"echo.localhost"):
-        stream = ComponentStream(self.server)
+        stream = ComponentStream(self.server.context)
         transport = StringTransport()
         stream.makeConnection(transport)
         stream.dataReceived(HEADER % (domain,))
@@ -119,7 +119,7 @@ class ComponentStreamTests(unittest.TestCase):
 
     def test_interface(self):
         stream, _ = self.connect()
-        verifyObject(ISession, stream)
+        self.assertTrue(verifyObject(ISession, stream))
 
     def test_header(self):
         _, transport = self.connect()

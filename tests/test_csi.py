@@ -12,7 +12,7 @@ from twisted.trial import unittest
 
 from xmppframe.interfaces import IModule
 from xmppframe.jid import parseJID
-from xmppframe.module import ModuleAPI
+from xmppframe.api.module import ModuleAPI
 from xmppframe.modules.csi import CSI, CSIFeature, CSIModule, HeldPresence
 from xmppframe.router import Router
 from xmppframe.session import SessionManager
@@ -27,19 +27,9 @@ INACTIVE = "{%s}inactive" % (CSI,)
 
 class FilteredSession(FakeSession):
     """
-    A fake session with C{sendFilters}, consulted as a client stream
-    consults them.
+    A fake session whose C{sendFilters} are consulted as a client stream
+    consults them (as every L{FakeSession}'s are).
     """
-
-    def __init__(self, *args, **kwargs):
-        FakeSession.__init__(self, *args, **kwargs)
-        self.sendFilters = []
-
-    def send(self, stanza):
-        for sendFilter in tuple(self.sendFilters):
-            if sendFilter(self, stanza):
-                return
-        FakeSession.send(self, stanza)
 
 
 class HeldPresenceTests(unittest.TestCase):
@@ -299,6 +289,7 @@ class HoldingTests(CSITestCase):
         A session that cannot hold stanzas is simply not held back.
         """
         plain = self.connect("alice@example.org/plain", FakeSession)
+        plain.sendFilters = None
         self.state(plain, INACTIVE)
         presence = self.send(self.bob, "<presence to='alice@example.org/plain'/>")
         self.assertEqual(plain.take(), [presence])

@@ -1,5 +1,5 @@
 """
-Tests for L{xmppframe.dataforms}: building data forms and reading them
+Tests for L{xmppframe.xml.dataforms}: building data forms and reading them
 back (XEP-0004 §3), and checking submissions against the form offered.
 """
 
@@ -7,7 +7,7 @@ from lxml import etree
 
 from twisted.trial import unittest
 
-from xmppframe.dataforms import (
+from xmppframe.xml.dataforms import (
     DATA_FORMS, Field, Form, FormError, buildForm, findForm, parseSubmittedForm)
 from xmppframe.errors import StanzaError
 from xmppframe.jid import parseJID

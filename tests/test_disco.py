@@ -13,10 +13,10 @@ from twisted.internet import defer, task
 from twisted.trial import unittest
 
 from xmppframe.config import ConfigError, parseConfig, validateModuleOptions
-from xmppframe.dataforms import Form, findForm
+from xmppframe.xml.dataforms import Form, findForm
 from xmppframe.events import iqResponseEvent
 from xmppframe.interfaces import IModule, IRoster
-from xmppframe.module import Module, ModuleAPI
+from xmppframe.api.module import Module, ModuleAPI
 from xmppframe.modules.disco import SERVERINFO, DiscoModule
 from xmppframe.modules.ping import PingModule
 from xmppframe.rosteritem import RosterItem
@@ -53,6 +53,9 @@ class FakeRoster(Module):
     def __init__(self, api, subscriptions):
         Module.__init__(self, api)
         self.subscriptions = subscriptions
+
+    def load(self):
+        self.api.provide(IRoster, self)
 
     def getItem(self, user, contact):
         subscription = self.subscriptions.get((user, contact.full))
@@ -190,7 +193,7 @@ class ServerInfoTests(DiscoTestCase):
         """
         Modules answer nodes of their own; the node is mirrored (§3.2).
         """
-        from xmppframe.modules.disco import infoQuery, itemsQuery
+        from xmppframe.xml.disco import infoQuery, itemsQuery
 
         def info(node):
             if node == "urn:example:node":
@@ -372,7 +375,7 @@ class AccountInfoTests(DiscoTestCase):
         Without a roster service nobody else can be shown to be
         authorized.
         """
-        del self.host.modules["roster"]
+        self.host.modules.pop("roster").unload()
         self.assertEqual(self.error("info", to="alice@example.org", session=self.bob),
                          "service-unavailable")
 

@@ -9,7 +9,7 @@ from twisted.internet import task
 from twisted.trial import unittest
 
 from xmppframe.interfaces import IModule
-from xmppframe.module import ModuleAPI
+from xmppframe.api.module import ModuleAPI
 from xmppframe.modules.entitytime import TIME, EntityTimeModule, utcDateTime
 from xmppframe.router import Router
 from xmppframe.session import SessionManager

@@ -1,11 +1,11 @@
 """
-Tests for L{xmppframe.keyedqueue}: one serial queue of work per key.
+Tests for L{xmppframe.api.keyedqueue}: one serial queue of work per key.
 """
 
 from twisted.internet import defer
 from twisted.trial import unittest
 
-from xmppframe.keyedqueue import KeyedQueue
+from xmppframe.api.keyedqueue import KeyedQueue
 
 
 class Jobs:

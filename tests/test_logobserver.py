@@ -9,6 +9,7 @@ import os
 import sys
 
 from twisted.application.service import Application
+from twisted.internet import reactor
 from twisted.logger import (
     FilteringLogObserver, ILogObserver, LogLevel, LogLevelFilterPredicate,
     formatEventAsClassicLogText, formatTime)
@@ -169,13 +170,13 @@ class TwistdObserverFactoryTests(unittest.TestCase):
 
     def test_logfile(self):
         path = os.path.abspath(self.mktemp())
-        observer = twistdObserverFactory({"logfile": path, "nodaemon": True}, "info")()
+        observer = twistdObserverFactory({"logfile": path, "nodaemon": True}, "info", reactor)()
         assertFiltered(self, observer, path, LogLevel.debug, LogLevel.warn)
 
     def test_nodaemonWithoutLogfileIsStdout(self):
         out = io.StringIO()
         self.patch(sys, "stdout", out)
-        observer = twistdObserverFactory({"logfile": None, "nodaemon": True}, "info")()
+        observer = twistdObserverFactory({"logfile": None, "nodaemon": True}, "info", reactor)()
         observer(event())
         self.assertIn("hello world", out.getvalue())
 
@@ -184,7 +185,7 @@ class TwistdObserverFactoryTests(unittest.TestCase):
         os.makedirs(directory)
         self.addCleanup(os.chdir, os.getcwd())
         os.chdir(directory)
-        observer = twistdObserverFactory({"logfile": None, "nodaemon": False}, "info")()
+        observer = twistdObserverFactory({"logfile": None, "nodaemon": False}, "info", reactor)()
         observer(event())
         with open(os.path.join(directory, "twistd.log")) as f:
             self.assertIn("hello world", f.read())

@@ -7,19 +7,20 @@ L{task.Clock}.
 
 from lxml import etree
 
+from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from twisted.internet import defer, task
 from twisted.trial import unittest
 
-from xmppframe.interfaces import IModule
-from xmppframe.module import ModuleAPI
+from xmppframe.interfaces import IModule, IRoster
+from xmppframe.api.module import ModuleAPI
 from xmppframe.modules.mam import (
     NS_MAM, NS_MAM_EXTENDED, NS_SID, ArchiveIds, ArchivingPrefs, MamModule, formatStamp,
     isArchivable, parseStamp)
 from xmppframe.router import Router
 from xmppframe.rosteritem import RosterItem
-from xmppframe.rsm import NS_RSM
+from xmppframe.xml.rsm import NS_RSM
 from xmppframe.session import SessionManager
 from xmppframe.storage.memory import MemoryStorage
 
@@ -52,6 +53,7 @@ class FakeAuth:
         return defer.succeed(sorted(self.users))
 
 
+@implementer(IRoster)
 class FakeRoster:
     """
     An L{IRoster} that knows who is in each roster, and can be made to
@@ -982,7 +984,8 @@ class PrefsTests(MamTestCase):
         XEP-0441 §2.1.1: default roster archives only contacts in the
         roster, by bare JID.
         """
-        roster = self.host.modules["roster"] = FakeRoster()
+        roster = FakeRoster()
+        self.host.services.provide(IRoster, roster)
         roster.contacts["bob"] = {"alice@example.org"}
         self.setPrefs(self.bob, "roster")
         self.send(self.alice, "bob@example.org", "friend")
@@ -997,7 +1000,8 @@ class PrefsTests(MamTestCase):
         When the roster answers later, the message is delivered without a
         stanza id and archived in order when the answer comes.
         """
-        roster = self.host.modules["roster"] = FakeRoster()
+        roster = FakeRoster()
+        self.host.services.provide(IRoster, roster)
         roster.contacts["bob"] = {"alice@example.org"}
         roster.later = True
         self.setPrefs(self.bob, "roster", never=["carol@example.org"])
@@ -1015,7 +1019,8 @@ class PrefsTests(MamTestCase):
         A query sees every message archived before it: it waits for the
         account's writes still under way.
         """
-        roster = self.host.modules["roster"] = FakeRoster()
+        roster = FakeRoster()
+        self.host.services.provide(IRoster, roster)
         roster.contacts["bob"] = {"alice@example.org"}
         roster.later = True
         self.setPrefs(self.bob, "roster")

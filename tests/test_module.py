@@ -1,20 +1,21 @@
 """
-Tests for L{xmppframe.module}: the module API a feature module uses, and
+Tests for L{xmppframe.api.module}: the module API a feature module uses, and
 the error chain that turns what an iq handler raises into a stanza error
 (RFC 6120 §8.3.3).
 """
 
 from lxml import etree
 
+from zope.interface import Interface, implementer
 from zope.interface.verify import verifyObject
 
 from twisted.internet import defer, task
 from twisted.trial import unittest
 
 from xmppframe.errors import StanzaError
-from xmppframe.events import iqEvent, stanzaEvent
+from xmppframe.events import MESSAGE_ANNOTATE, iqEvent, stanzaEvent
 from xmppframe.interfaces import IModule, IVirtualHost
-from xmppframe.module import Module, ModuleAPI
+from xmppframe.api import Module, ModuleAPI, ModuleOption, Priority
 from xmppframe.router import Router
 from xmppframe.session import SessionManager
 
@@ -214,9 +215,10 @@ class HookIQTests(ModuleAPITestCase):
         self.assertResult(id="s1")
 
     def test_priority(self):
-        self.api.hookIQ("get", "host", QUERY, lambda event: True, priority=-1)
+        self.api.hookIQ("get", "host", QUERY, lambda event: True, priority=Priority.OBSERVE)
         self.api.hookIQ("get", "host", QUERY,
-                        lambda event: etree.Element("{%s}query" % (TEST_NS,)), priority=1)
+                        lambda event: etree.Element("{%s}query" % (TEST_NS,)),
+                        priority=Priority.BEFORE_DELIVERY)
         self.query()
         self.assertEqual(len(self.assertResult()), 1)
 
@@ -244,15 +246,40 @@ class ModuleAPIMiscTests(ModuleAPITestCase):
         self.assertIn(("pubsub", "pep", "Personal events"), self.host.identities())
 
     def test_options(self):
-        self.assertEqual(self.api.option("limit"), 5)
-        self.assertIsNone(self.api.option("missing"))
-        self.assertEqual(self.api.option("missing", 3), 3)
+        """
+        The options are what the server validated, read-only.
+        """
+        self.assertEqual(self.api.options["limit"], 5)
+        self.assertNotIn("missing", self.api.options)
+        with self.assertRaises(TypeError):
+            self.api.options["limit"] = 6
 
     def test_optionsCopied(self):
         options = {"limit": 5}
         api = ModuleAPI("x", self.host, self.router, self.sessions, None, self.clock, options)
         options["limit"] = 6
-        self.assertEqual(api.option("limit"), 5)
+        self.assertEqual(api.options["limit"], 5)
+
+    def test_optionDefaults(self):
+        """
+        A module's schema fills in every option the config did not give,
+        so a module never repeats a default.
+        """
+        class WithOptions(Module):
+            name = "withoptions"
+            optionSchema = {"limit": ModuleOption("integer", 5),
+                            "size": ModuleOption("integer", 10)}
+        api = ModuleAPI("withoptions", self.host, self.router, self.sessions, None, self.clock,
+                        {"limit": 7})
+        WithOptions(api)
+        self.assertEqual(dict(api.options), {"limit": 7, "size": 10})
+
+    def test_priorityBands(self):
+        """
+        Handlers hook in a named band, never at a bare number.
+        """
+        with self.assertRaises(ValueError):
+            self.api.hook(stanzaEvent("message", "bare"), lambda event: None, 1234)
 
     def test_replyError(self):
         events = []
@@ -358,3 +385,110 @@ class ModuleLifecycleTests(ModuleAPITestCase):
         module.load()
         self.query()
         self.assertResult()
+
+
+class IExample(Interface):
+    """
+    A service one module offers another, for these tests.
+    """
+
+    def answer():
+        """
+        @return: 42.
+        """
+
+
+@implementer(IExample)
+class ExampleService:
+
+    def answer(self):
+        return 42
+
+
+class ServiceTests(ModuleAPITestCase):
+    """
+    Modules offer each other services by interface (L{ModuleAPI.provide},
+    L{ModuleAPI.service}), never by reaching into another module.
+    """
+
+    def test_provideAndFind(self):
+        service = ExampleService()
+        self.api.provide(IExample, service)
+        other = ModuleAPI("other", self.host, self.router, self.sessions, None, self.clock)
+        self.assertIs(other.service(IExample), service)
+
+    def test_missing(self):
+        self.assertIsNone(self.api.service(IExample))
+
+    def test_mustProvide(self):
+        """
+        An object that does not provide the interface is refused.
+        """
+        self.assertRaises(ValueError, self.api.provide, IExample, object())
+
+    def test_oneProvider(self):
+        self.api.provide(IExample, ExampleService())
+        self.assertRaises(ValueError, self.api.provide, IExample, ExampleService())
+
+    def test_withdrawnOnUnload(self):
+        self.api.provide(IExample, ExampleService())
+        self.api.unhookAll()
+        self.assertIsNone(self.api.service(IExample))
+        self.api.provide(IExample, ExampleService())
+
+    def test_otherHostsApart(self):
+        """
+        Each host has its own services.
+        """
+        self.api.provide(IExample, ExampleService())
+        otherHost = makeHost("example.net")
+        other = ModuleAPI("other", otherHost, self.router, self.sessions, None, self.clock)
+        self.assertIsNone(other.service(IExample))
+
+
+class AnnotationTests(ModuleAPITestCase):
+    """
+    C{message/annotate}: one step, once per message to a local account,
+    where modules ask for changes the router makes before delivery.
+    """
+
+    def setUp(self):
+        ModuleAPITestCase.setUp(self)
+        self.bob = FakeSession("bob@example.org", host=self.host, available=True,
+                               manager=self.sessions)
+        self.sessions.bind(self.bob, "phone")
+        self.seen = []
+
+        def annotate(annotation):
+            self.seen.append(annotation.event.to.full)
+            stanza = annotation.event.stanza
+            for child in stanza:
+                if child.tag == "{urn:example}forged":
+                    annotation.remove(child)
+            annotation.add(etree.Element("{urn:example}mark"))
+        self.api.hook(MESSAGE_ANNOTATE, annotate)
+
+    def send(self, to):
+        self.router.process(self.alice, parse(
+            "<message to='%s' type='chat'><body>hi</body><forged xmlns='urn:example'/></message>"
+            % (to,)))
+
+    def test_annotated(self):
+        self.send("bob@example.org")
+        [message] = self.bob.take()
+        self.assertEqual([child.tag for child in message],
+                         ["{jabber:client}body", "{urn:example}mark"])
+
+    def test_onceForFallback(self):
+        """
+        A message to a full JID with no such resource falls back to the
+        bare JID (RFC 6121 §8.5.3.2.1), and is annotated once.
+        """
+        self.send("bob@example.org/gone")
+        self.assertEqual(self.seen, ["bob@example.org/gone"])
+        [message] = self.bob.take()
+        self.assertEqual(len(message.findall("{urn:example}mark")), 1)
+
+    def test_notForTheServer(self):
+        self.send("example.org")
+        self.assertEqual(self.seen, [])

@@ -13,7 +13,7 @@ from twisted.trial import unittest
 
 from xmppframe.events import ACCOUNT_REMOVED
 from xmppframe.interfaces import IModule
-from xmppframe.module import ModuleAPI
+from xmppframe.api.module import ModuleAPI
 from xmppframe.modules.offline import (
     CHAT_STATES, DELAY, FEATURE, OfflineModule, delayStamp, isChatStateOnly)
 from xmppframe.router import Router

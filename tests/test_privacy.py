@@ -15,11 +15,12 @@ from zope.interface.verify import verifyObject
 from twisted.internet import defer, reactor, task
 from twisted.trial import unittest
 
+from xmppframe.config import ConfigError, parseConfig, validateModuleOptions
 from xmppframe.errors import StanzaError
 from xmppframe.events import ACCOUNT_REMOVED, outboundEvent, stanzaEvent
 from xmppframe.interfaces import IModule, IRoster
 from xmppframe.jid import parseJID
-from xmppframe.module import ModuleAPI
+from xmppframe.api.module import ModuleAPI
 from xmppframe.modules.privacy import (
     BLOCKING_ERRORS, DENY, IQ, MESSAGE, OTHER_IN, OTHER_OUT, PRESENCE_IN, PRESENCE_OUT,
     PRIVACY, INBOUND, OUTBOUND, PrivacyItem, PrivacyList, PrivacyModule, jidMatches,
@@ -111,7 +112,7 @@ class PrivacyHarness(unittest.TestCase):
         self.host = makeHost(self.domain, storage=storage)
         self.router.addHost(self.host)
         self.roster = roster if roster is not None else FakeRoster()
-        self.host.modules["roster"] = self.roster
+        self.host.services.provide(IRoster, self.roster)
         self.privacy = self.loadModule(PrivacyModule)
 
     def loadModule(self, cls, options=None):
@@ -496,10 +497,22 @@ class ProtocolTests(PrivacyHarness):
         self.assertIsNone(self.privacy.policy.cached("alice"))
         self.assertEqual(self.successResultOf(self.privacy.policy.store.items("alice")), {})
 
-    def test_badOptions(self):
-        api = ModuleAPI("privacy", self.host, self.router, self.sessions, self.host.storage,
-                        task.Clock(), {"max_lists": "many"})
-        self.assertRaises(ValueError, PrivacyModule, api)
+    def test_optionsInConfig(self):
+        """
+        The documented options are set in the config, checked by the
+        config check like any module's, and read from there.
+        """
+        config = parseConfig({"hosts": {"example.org": {
+            "modules": ["privacy"], "options": {"privacy": {"max_lists": 10}}}}}, ".")
+        options = validateModuleOptions(config, "example.org", "privacy",
+                                        PrivacyModule.optionSchema)
+        self.assertEqual(options, {"max_lists": 10, "max_items": 250, "cache_size": 1000})
+        for bad in ({"max_lists": "many"}, {"max_items": 0}, {"lists": 3}):
+            config = parseConfig({"hosts": {"example.org": {
+                "modules": ["privacy"], "options": {"privacy": bad}}}}, ".")
+            e = self.assertRaises(ConfigError, validateModuleOptions, config, "example.org",
+                                  "privacy", PrivacyModule.optionSchema)
+            self.assertIn('hosts."example.org".options.privacy.%s' % (list(bad)[0],), str(e))
 
 
 class EnforcementTests(PrivacyHarness):
@@ -852,7 +865,7 @@ class PersistenceTests(PrivacyHarness):
         pass
 
     async def openServer(self, path):
-        storage = SQLiteStorage(path)
+        storage = SQLiteStorage(path, reactor)
         await storage.open()
         self.addCleanup(storage.close)
         self.setUpServer(storage)

@@ -11,7 +11,7 @@ from twisted.internet import defer, task
 from twisted.trial import unittest
 
 from xmppframe.interfaces import IModule
-from xmppframe.module import ModuleAPI
+from xmppframe.api.module import ModuleAPI
 from xmppframe.modules.private import PRIVATE, PrivateStorageModule, isReservedNamespace
 from xmppframe.router import Router
 from xmppframe.session import SessionManager

@@ -13,13 +13,13 @@ from lxml import etree
 
 from zope.interface.verify import verifyObject
 
-from twisted.internet import defer, task
+from twisted.internet import defer, reactor, task
 from twisted.trial import unittest
 
 from xmppframe.events import ACCOUNT_REMOVED, iqResponseEvent, outboundEvent
 from xmppframe.interfaces import IModule, IRoster
 from xmppframe.jid import InvalidJID, parseJID
-from xmppframe.module import ModuleAPI
+from xmppframe.api.module import ModuleAPI
 from xmppframe.modules.roster import ROSTER, ROSTER_VERSIONING, RosterModule
 from xmppframe.rosteritem import RosterItem
 from xmppframe.router import Router
@@ -1040,7 +1040,7 @@ class PersistenceTests(unittest.TestCase):
             module.load()
             return module
 
-        storage = SQLiteStorage(path)
+        storage = SQLiteStorage(path, reactor)
         yield storage.open()
         module = load(storage)
         yield module.updateSubscription("alice", ROMEO, subscription="both")
@@ -1057,7 +1057,7 @@ class PersistenceTests(unittest.TestCase):
         module.unload()
         yield storage.close()
 
-        storage = SQLiteStorage(path)
+        storage = SQLiteStorage(path, reactor)
         yield storage.open()
         self.addCleanup(storage.close)
         module = load(storage)

@@ -9,6 +9,7 @@ from twisted.internet import defer
 from twisted.trial import unittest
 
 from xmppframe.events import ACCOUNT_REMOVED, ROSTER_CHANGED, RosterChange
+from xmppframe.interfaces import IRoster
 from xmppframe.modules.roster import RosterModule
 from xmppframe.rosteritem import RosterItem
 
@@ -139,6 +140,7 @@ class PrivacyFollowsRosterTests(test_privacy.PrivacyHarness):
 
     def setUp(self):
         test_privacy.PrivacyHarness.setUp(self)
+        self.host.services.withdraw(IRoster, self.roster)
         self.roster = self.loadModule(RosterModule)
         self.addCleanup(self.roster.unload)
         self.alice = self.connect("alice@example.org/home")

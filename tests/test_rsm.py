@@ -1,5 +1,5 @@
 """
-Tests for L{xmppframe.rsm}: reading and building XEP-0059 result sets.
+Tests for L{xmppframe.xml.rsm}: reading and building XEP-0059 result sets.
 """
 
 from lxml import etree
@@ -7,7 +7,7 @@ from lxml import etree
 from twisted.trial import unittest
 
 from xmppframe.errors import StanzaError
-from xmppframe.rsm import NS_RSM, ResultSetRequest, buildResponse, findRequest, parseRequest
+from xmppframe.xml.rsm import NS_RSM, ResultSetRequest, buildResponse, findRequest, parseRequest
 
 
 def setElement(inner):

@@ -197,7 +197,7 @@ class InboundStreamTests(unittest.TestCase):
         return found[0][0].tag.partition("}")[2] if found else None
 
     def test_interface(self):
-        verifyObject(ISession, self.stream)
+        self.assertTrue(verifyObject(ISession, self.stream))
 
     def test_features(self):
         self.open()
@@ -341,7 +341,7 @@ class OutboundStreamTests(unittest.TestCase):
         self.stream.makeConnection(self.transport)
 
     def test_interface(self):
-        verifyObject(ISession, self.stream)
+        self.assertTrue(verifyObject(ISession, self.stream))
 
     def peerHeader(self):
         return ("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "

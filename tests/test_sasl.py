@@ -10,7 +10,7 @@ from collections import namedtuple
 
 import scramp
 from lxml import etree
-from twisted.internet import defer
+from twisted.internet import defer, reactor
 from twisted.trial import unittest
 
 from xmppframe.streams import sasl
@@ -384,7 +384,7 @@ class StorageAuthProviderTests(unittest.TestCase):
             from xmppframe.storage.memory import MemoryStorage
         except ImportError as e:
             raise unittest.SkipTest("the auth provider is not available: %s" % (e,))
-        self.auth = StorageAuthProvider(MemoryStorage(), "example.org")
+        self.auth = StorageAuthProvider(MemoryStorage(), "example.org", reactor=reactor)
         return self.auth.createUser("user", "pencil")
 
     @defer.inlineCallbacks

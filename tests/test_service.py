@@ -7,12 +7,15 @@ XEP-0114 component over in-memory connections
 
 from lxml import etree
 
+from zope.interface.verify import verifyObject
+
 from twisted.internet.task import Clock
 from twisted.test import iosim
 from twisted.trial import unittest
 
 from xmppframe.config import parseConfig
 from xmppframe.errors import StanzaError
+from xmppframe.interfaces import ISession
 from xmppframe.server import Server
 from xmppframe.inprocess import InProcessSession
 from xmppframe.service import Service, iqHandler
@@ -166,6 +169,13 @@ class InProcessTests(unittest.TestCase):
         self.assertEqual((reply.get("from"), reply.findtext("{jabber:client}body")),
                          ("echo.localhost", "hello"))
 
+    def test_interface(self):
+        """
+        What the router delivers an in-process service's domain to is a
+        session like any other.
+        """
+        self.assertTrue(verifyObject(ISession, self.server.router.routeFor("echo.localhost")))
+
     def test_listedInDisco(self):
         self.assertIn(("echo.localhost", None, "echo"), self.host.discoItems())
 
@@ -204,7 +214,7 @@ class ExternalTests(unittest.TestCase):
     def connect(self, secret="s3cret", domain="echo.localhost"):
         factory = ComponentClientFactory(EchoService(domain, self.clock), secret)
         client = factory.buildProtocol(None)
-        serverProtocol = ComponentStream(self.server)
+        serverProtocol = ComponentStream(self.server.context)
         pump = iosim.connect(serverProtocol, iosim.makeFakeServer(serverProtocol),
                              client, iosim.makeFakeClient(client), greet=False)
         pump.flush()

@@ -545,7 +545,7 @@ class SQLiteStorageTests(StorageTestsMixin, unittest.TestCase):
             cursor.execute("THIS IS NOT SQL")
 
         from xmppframe.storage.sqlite import MIGRATIONS
-        storage = SQLiteStorage(self.path, migrations=MIGRATIONS + (broken,))
+        storage = SQLiteStorage(self.path, reactor, migrations=MIGRATIONS + (broken,))
         await self.assertFailure(storage.open(), StorageError)
         self.assertEqual(self.schemaVersion(), [(SCHEMA_VERSION,)])
         connection = sqlite3.connect(self.path)
@@ -559,7 +559,7 @@ class SQLiteStorageTests(StorageTestsMixin, unittest.TestCase):
         with connection:
             connection.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
         connection.close()
-        storage = SQLiteStorage(self.path)
+        storage = SQLiteStorage(self.path, reactor)
         error = await self.assertFailure(storage.open(), SchemaVersionError)
         self.assertIn("newer xmppframe", str(error))
         self.assertEqual(self.schemaVersion(), [(SCHEMA_VERSION + 1,)])
@@ -571,12 +571,12 @@ class SQLiteStorageTests(StorageTestsMixin, unittest.TestCase):
         os.makedirs(os.path.dirname(path))
         with open(path, "wb") as f:
             f.write(b"this is not a database" * 100)
-        storage = SQLiteStorage(path)
+        storage = SQLiteStorage(path, reactor)
         error = await self.assertFailure(storage.open(), StorageError)
         self.assertIn(path, str(error))
 
     async def test_notOpen(self):
-        storage = SQLiteStorage(self.path)
+        storage = SQLiteStorage(self.path, reactor)
         await self.assertFailure(storage.keyValue("h", "s").keys(), StorageError)
         await storage.close()
 
@@ -584,7 +584,7 @@ class SQLiteStorageTests(StorageTestsMixin, unittest.TestCase):
 class StorageFromConfigTests(unittest.TestCase):
 
     def test_memory(self):
-        self.assertIsInstance(storageFromConfig("memory", ""), MemoryStorage)
+        self.assertIsInstance(storageFromConfig("memory", "", reactor), MemoryStorage)
 
     def test_sqlite(self):
         storage = storageFromConfig("sqlite", "some/file.sqlite", reactor=reactor)
@@ -592,10 +592,10 @@ class StorageFromConfigTests(unittest.TestCase):
         self.assertEqual(storage.path, "some/file.sqlite")
 
     def test_sqliteNeedsPath(self):
-        self.assertRaises(ValueError, storageFromConfig, "sqlite", "")
+        self.assertRaises(ValueError, storageFromConfig, "sqlite", "", reactor)
 
     def test_unknown(self):
-        error = self.assertRaises(ValueError, storageFromConfig, "mongodb", "x")
+        error = self.assertRaises(ValueError, storageFromConfig, "mongodb", "x", reactor)
         self.assertIn("mongodb", str(error))
 
     def test_drivers(self):
@@ -608,7 +608,7 @@ class StorageFromConfigTests(unittest.TestCase):
         self.assertEqual((sqlite.name, sqlite.durable, sqlite.usesPath), ("sqlite", True, True))
         self.assertEqual((memory.name, memory.durable, memory.usesPath), ("memory", False, False))
         self.assertIsInstance(sqlite.build("x.sqlite", reactor), SQLiteStorage)
-        self.assertIsInstance(memory.build(""), MemoryStorage)
-        error = self.assertRaises(ValueError, sqlite.build, "")
+        self.assertIsInstance(memory.build("", reactor), MemoryStorage)
+        error = self.assertRaises(ValueError, sqlite.build, "", reactor)
         self.assertEqual(str(error), "storage driver 'sqlite' needs a database path")
         self.assertIn(DEFAULT_DRIVER, DRIVERS)

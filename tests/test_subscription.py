@@ -21,7 +21,7 @@ from twisted.trial import unittest
 from xmppframe.events import outboundEvent
 from xmppframe.interfaces import IRoster
 from xmppframe.jid import parseJID
-from xmppframe.module import ModuleAPI
+from xmppframe.api.module import ModuleAPI
 from xmppframe.modules.presence import PresenceModule
 from xmppframe.modules.subscription import (
     PRE_APPROVAL, PreApprovalFeature, SubscriptionModule, SubscriptionState, inbound, outbound)
@@ -121,7 +121,7 @@ class PresenceHarness:
         self.router.addHost(self.host)
         self.router.addHost(self.other)
         self.roster = FakeRoster()
-        self.host.modules["roster"] = self.roster
+        self.host.services.provide(IRoster, self.roster)
         self.requests = self.host.storage.map("example.org", "subscription-requests")
         if loadModules:
             self.loadModules()

@@ -12,7 +12,7 @@ from twisted.trial import unittest
 
 from xmppframe.config import ConfigError, parseConfig, validateModuleOptions
 from xmppframe.interfaces import IModule
-from xmppframe.module import ModuleAPI
+from xmppframe.api.module import ModuleAPI
 from xmppframe.modules.vcard import VCARD, VCardModule, parseServerVCard
 from xmppframe.router import Router
 from xmppframe.session import SessionManager
@@ -192,14 +192,6 @@ class SizeLimitTests(VCardTestCase):
         reply = self.send(self.alice, "<iq type='set' id='v3'><vCard xmlns='vcard-temp'>"
                           "<DESC>%s</DESC></vCard></iq>" % ("x" * 150,))
         self.assertResult(reply, "v3")
-
-    def test_badOption(self):
-        """
-        A max_size that is not a positive integer stops the load.
-        """
-        api = ModuleAPI("vcard", self.host, self.router, self.sessions,
-                        self.host.storage, self.clock, {"max_size": 0})
-        self.assertRaises(ValueError, VCardModule(api).load)
 
     def test_schema(self):
         """

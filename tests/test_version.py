@@ -8,8 +8,9 @@ from twisted.internet import task
 from twisted.trial import unittest
 
 import xmppframe
+from xmppframe.config import ConfigError, parseConfig, validateModuleOptions
 from xmppframe.interfaces import IModule
-from xmppframe.module import ModuleAPI
+from xmppframe.api.module import ModuleAPI
 from xmppframe.modules.version import VERSION, VersionModule, operatingSystem
 from xmppframe.router import Router
 from xmppframe.session import SessionManager
@@ -72,7 +73,15 @@ class VersionTests(unittest.TestCase):
         self.assertTrue(fields["os"])
 
     def test_badOption(self):
-        self.assertRaises(ValueError, self.load, show_os="yes")
+        """
+        The config check refuses a show_os that is not a boolean, naming
+        the key.
+        """
+        config = parseConfig({"hosts": {"example.org": {
+            "modules": ["version"], "options": {"version": {"show_os": "yes"}}}}}, ".")
+        e = self.assertRaises(ConfigError, validateModuleOptions, config, "example.org",
+                              "version", VersionModule.optionSchema)
+        self.assertIn('hosts."example.org".options.version.show_os', str(e))
 
     def test_accountNotAnswered(self):
         """

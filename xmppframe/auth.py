@@ -211,12 +211,12 @@ class StorageAuthProvider:
     @param host: the domain whose accounts these are.
     @param iterations: the Hi() iteration count for new credentials.
     @param reactor: its thread pool runs the key derivation and its clock
-        stamps C{created}; the global reactor when C{None}.
+        stamps C{created}.
     """
 
     _log = Logger()
 
-    def __init__(self, storage, host, iterations=MIN_ITERATIONS, reactor=None):
+    def __init__(self, storage, host, iterations=MIN_ITERATIONS, *, reactor):
         if isinstance(iterations, bool) or not isinstance(iterations, int):
             raise TypeError("iterations must be an int")
         if iterations < MIN_ITERATIONS:
@@ -231,14 +231,8 @@ class StorageAuthProvider:
         # known ones (no timing oracle); random so it matches nothing.
         self._decoySalt = os.urandom(SALT_SIZE)
 
-    def _getReactor(self):
-        if self._reactor is None:
-            from twisted.internet import reactor
-            self._reactor = reactor
-        return self._reactor
-
     def _inThread(self, function, *args):
-        reactor = self._getReactor()
+        reactor = self._reactor
         return threads.deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)
 
     @defer.inlineCallbacks
@@ -266,7 +260,7 @@ class StorageAuthProvider:
         credentials = yield self._inThread(_newCredentials, prepared, self.iterations)
         yield self._accounts.set(username, {
             "scram": _encodeCredentials(credentials),
-            "created": self._getReactor().seconds()})
+            "created": self._reactor.seconds()})
         self._log.info("Created account {user}@{host}", user=username, host=self.host)
 
     def setPassword(self, username, password):

@@ -275,7 +275,8 @@ class Invocation:
     def authProvider(self, storage, hostName):
         from xmppframe.auth import StorageAuthProvider
         return StorageAuthProvider(storage, hostName,
-                                   iterations=self.config.auth.scram_iterations)
+                                   iterations=self.config.auth.scram_iterations,
+                                   reactor=self.reactor)
 
 
 @contextlib.contextmanager
@@ -402,17 +403,10 @@ async def modulesList(invocation):
         for name in order:
             factory = factories[name]
             try:
-                moduleClass = factory.moduleClass
-            except Exception as e:
-                problems.append("%s: module %r cannot be loaded: %s: %s" % (
-                    host.name, name, type(e).__name__, e))
-                continue
-            try:
-                validateModuleOptions(config, host.name, name,
-                                      getattr(moduleClass, "optionSchema", {}))
+                validateModuleOptions(config, host.name, name, factory.optionSchema)
             except ConfigError as e:
                 problems.append(str(e).removeprefix("config error: "))
-            xeps = ", ".join(getattr(moduleClass, "xeps", ())) or "-"
+            xeps = ", ".join(factory.xeps) or "-"
             if name not in host.modules:
                 xeps += " (dependency)"
             rows.append((host.name, name, xeps))

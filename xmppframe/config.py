@@ -27,6 +27,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 
+from xmppframe.api.options import OPTION_KINDS, ModuleOption, atLeast  # noqa: F401 (re-exported for the config layer)
 from xmppframe.jid import InvalidJID, prepareDomainpart
 from xmppframe.logobserver import LOG_LEVELS
 from xmppframe.storage import DEFAULT_DRIVER, DRIVERS
@@ -741,30 +742,7 @@ _OPTION_KINDS = {
     "string": _Text(), "integer": _Integer(), "number": _Number(),
     "boolean": _Boolean(), "path": _Path(), "strings": _ListOf(_Text()),
 }
-
-
-@dataclass(frozen=True)
-class ModuleOption:
-    """
-    One option a module takes: C{kind} is one of 'string', 'integer',
-    'number', 'boolean', 'path' or 'strings'; C{default} is written as in
-    TOML; C{check(value)} returns C{None} or a message.
-    """
-    kind: str
-    default: object
-    check: object = None
-    help: str = ""
-
-    def __post_init__(self):
-        if self.kind not in _OPTION_KINDS:
-            raise ValueError("unknown option kind %r" % (self.kind,))
-
-
-def atLeast(minimum):
-    """
-    A L{ModuleOption} check: the value is at least C{minimum}.
-    """
-    return _atLeast(minimum)
+assert set(_OPTION_KINDS) == OPTION_KINDS
 
 
 def validateModuleOptions(config, host, module, schema):

@@ -8,8 +8,11 @@ and only the handlers hooked to that exact name run.  Names are built here
 and nowhere else, so a module cannot hook a misspelt event.
 """
 
+import inspect
+
 from zope.interface import implementer
 
+from twisted.internet import defer
 from twisted.logger import Logger
 
 from xmppframe.interfaces import IEventBus
@@ -71,20 +74,9 @@ class EventBus:
     def fireAll(self, name, event):
         """
         Call every handler of C{name}, whatever they return: for
-        notifications that nobody claims.
-        """
-        for entry in self._handlers.get(name, ()):
-            try:
-                entry.handler(event)
-            except Exception:
-                self._log.failure(
-                    "handler {handler!r} for event {name} failed",
-                    handler=entry.handler, name=name)
-
-    def fire(self, name, event):
-        """
-        Call the handlers of C{name} in order until one returns something
-        other than C{None}, and return that.
+        notifications that nobody claims.  A handler that returns a
+        Deferred (or a coroutine) is not waited for, but its failure is
+        logged like a raised exception.
         """
         for entry in self._handlers.get(name, ()):
             try:
@@ -94,9 +86,82 @@ class EventBus:
                     "handler {handler!r} for event {name} failed",
                     handler=entry.handler, name=name)
                 continue
+            if result is not None and isWaiting(result):
+                defer.ensureDeferred(result).addErrback(
+                    lambda failure, handler=entry.handler: self._log.failure(
+                        "handler {handler!r} for event {name} failed", failure,
+                        handler=handler, name=name))
+
+    def fire(self, name, event):
+        """
+        Call the handlers of C{name} in order until one returns something
+        other than C{None}, and return that.
+
+        A handler may wait: when it returns a Deferred (or a coroutine),
+        C{fire} returns a Deferred at once, and the remaining handlers run
+        when it fires with C{None} (a failure counts as C{None}, as a
+        raised exception does).  That Deferred fires with what claimed the
+        event, or C{None}.  Handlers that answer at once cost nothing more.
+        """
+        hooks = self._handlers.get(name)
+        if hooks is None:
+            return None
+        for entry in hooks:
+            try:
+                result = entry.handler(event)
+            except Exception:
+                self._log.failure(
+                    "handler {handler!r} for event {name} failed",
+                    handler=entry.handler, name=name)
+                continue
             if result is not None:
+                if isWaiting(result):
+                    return self._wait(result, hooks, hooks.index(entry), name, event)
                 return result
         return None
+
+    def _wait(self, waiting, hooks, index, name, event):
+        """
+        The handler C{hooks[index]} returned C{waiting}: go on with the
+        handlers after it once it has fired with C{None}.
+        """
+        handler = hooks[index].handler
+
+        def failed(failure):
+            self._log.failure("handler {handler!r} for event {name} failed", failure,
+                              handler=handler, name=name)
+            return None
+
+        def resume(result):
+            if result is not None:
+                return result
+            return self._continue(hooks, index + 1, name, event)
+
+        return defer.ensureDeferred(waiting).addErrback(failed).addCallback(resume)
+
+    def _continue(self, hooks, start, name, event):
+        for index in range(start, len(hooks)):
+            entry = hooks[index]
+            try:
+                result = entry.handler(event)
+            except Exception:
+                self._log.failure(
+                    "handler {handler!r} for event {name} failed",
+                    handler=entry.handler, name=name)
+                continue
+            if result is not None:
+                if isWaiting(result):
+                    return self._wait(result, hooks, index, name, event)
+                return result
+        return None
+
+
+def isWaiting(result):
+    """
+    Whether a handler's result means "wait for me": a Deferred or a
+    coroutine (from an C{async def} handler).
+    """
+    return isinstance(result, defer.Deferred) or inspect.iscoroutine(result)
 
 
 class StanzaEvent:
@@ -194,6 +259,53 @@ INITIAL_PRESENCE = "presence/initial"
 #: Fired on the host bus (fireAll) with the username when an account is
 #: removed in band (XEP-0077 §3.2), so modules can drop its data.
 ACCOUNT_REMOVED = "account/removed"
+
+#: Fired on the recipient's host bus (every handler runs; none claims), with
+#: a L{MessageAnnotation}, once for each message addressed to a local
+#: account (its bare or full JID), after the inbound filters and before
+#: C{message/full} or C{message/bare}: the one step where the server adds
+#: to what it delivers, such as the archive's stanza id (XEP-0359 §4), which
+#: the stored and delivered copies must both carry.  Handlers ask for
+#: changes; the router, which owns the stanza, makes them.
+MESSAGE_ANNOTATE = "message/annotate"
+
+
+class MessageAnnotation:
+    """
+    What L{MESSAGE_ANNOTATE} handlers receive.
+
+    @ivar event: the L{StanzaEvent} of the message; its stanza is as the
+        sender sent it until every handler has run.
+    """
+
+    __slots__ = ("event", "_added", "_removed")
+
+    def __init__(self, event):
+        self.event = event
+        self._added = []
+        self._removed = []
+
+    def add(self, element):
+        """
+        Append C{element} to the message before it is delivered.
+        """
+        self._added.append(element)
+
+    def remove(self, child):
+        """
+        Take C{child}, a child element of the message, out of it (e.g. a
+        forged stanza id, XEP-0359 §5 rule 2).
+        """
+        self._removed.append(child)
+
+    def apply(self):
+        stanza = self.event.stanza
+        for child in self._removed:
+            if child.getparent() is stanza:
+                stanza.remove(child)
+        for element in self._added:
+            stanza.append(element)
+
 
 #: Fired on the recipient's host bus, with a L{MessageDelivery}, after the
 #: router's default rules (RFC 6121 §8.5) sent a message to local sessions:

@@ -5,6 +5,7 @@ configuration, event bus, accounts and loaded modules.
 
 from zope.interface import implementer
 
+from xmppframe.api.services import ServiceRegistry
 from xmppframe.events import EventBus
 from xmppframe.interfaces import IVirtualHost
 from xmppframe.jid import makeJID
@@ -26,14 +27,17 @@ class VirtualHost:
         self.storage = storage
         self.events = EventBus()
         self.modules = {}
+        #: What its modules offer each other, by interface (see
+        #: L{xmppframe.api.ModuleAPI.provide}).
+        self.services = ServiceRegistry()
         self._features = set()
         #: Stream feature responders that modules add (see
-        #: L{xmppframe.module.ModuleAPI.addStreamResponder}).
+        #: L{xmppframe.api.module.ModuleAPI.addStreamResponder}).
         self.responders = []
         #: Top-level elements other than stanzas (e.g. XEP-0352's
         #: C{<active/>}) that modules handle on bound client streams:
         #: Clark name -> C{handler(session, element)} (see
-        #: L{xmppframe.module.ModuleAPI.addElementHandler}).
+        #: L{xmppframe.api.module.ModuleAPI.addElementHandler}).
         self.elementHandlers = {}
         self._identities = [("server", "im", "xmppframe")]
         #: Disco features of an account's bare JID (XEP-0030 §3.1), which

@@ -14,10 +14,9 @@ from copy import deepcopy
 
 from zope.interface import implementer
 
-from xmppframe.config import ModuleOption
+from xmppframe.api import Module, ModuleOption
 from xmppframe.interfaces import ISession
 from xmppframe.jid import InvalidJID, makeJID
-from xmppframe.module import Module
 
 __all__ = ["InProcessSession", "serviceModule"]
 
@@ -82,7 +81,7 @@ class _ServiceModule(Module):
 
     def load(self):
         api = self.api
-        domain = api.option("domain") or "%s.%s" % (
+        domain = api.options.get("domain") or "%s.%s" % (
             self.serviceClass.subdomain or self.serviceClass.name, api.host.name)
         try:
             domain = makeJID(None, domain).domain
@@ -115,6 +114,7 @@ def serviceModule(serviceClass):
     schema.update(serviceClass.optionSchema)
     return type(serviceClass.__name__ + "Module", (_ServiceModule,), {
         "name": serviceClass.name, "serviceClass": serviceClass, "optionSchema": schema,
+        "summary": serviceClass.summary, "xeps": tuple(serviceClass.xeps),
         "__doc__": "Runs L{%s} in process." % (serviceClass.__name__,),
         "__module__": serviceClass.__module__,
     })

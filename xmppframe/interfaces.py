@@ -14,16 +14,25 @@ from zope.interface import Attribute, Interface
 class ISession(Interface):
     """
     One party the router can deliver stanzas to: a client session, a
-    server-to-server stream, or a component.
+    server-to-server stream, a component's stream, or an in-process
+    service.
     """
 
-    kind = Attribute("C{'c2s'}, C{'s2s-in'}, C{'s2s-out'} or C{'component'}.")
+    kind = Attribute(
+        "C{'c2s'}, C{'s2s-in'}, C{'s2s-out'} or C{'component'}: modules that "
+        "treat the user's own clients apart from everything else (privacy "
+        "lists, carbons, pings) tell them by C{kind == 'c2s'}."
+    )
     jid = Attribute(
         "The L{xmppframe.jid.JID} this session speaks for: the full JID of a "
         "bound client, the domain of a server or component; C{None} before "
         "that is known."
     )
-    host = Attribute("The L{IVirtualHost} this session belongs to, or C{None}.")
+    host = Attribute(
+        "The L{IVirtualHost} this session belongs to, or C{None} (a component "
+        "or an in-process service belongs to no host): the session manager "
+        "fires the session's events on its bus."
+    )
 
     def send(stanza):
         """
@@ -41,27 +50,110 @@ class ISession(Interface):
 class IClientSession(ISession):
     """
     A bound client session (RFC 6120 §7), with the presence state the
-    router needs for bare-JID delivery (RFC 6121 §8.5).
+    router needs for bare-JID delivery (RFC 6121 §8.5), and what modules
+    need to look after the client's connection.
     """
 
     available = Attribute(
         "C{True} once the client has sent initial presence and until it "
-        "sends unavailable presence (RFC 6121 §4.2, §4.5)."
+        "sends unavailable presence (RFC 6121 §4.2, §4.5): the router "
+        "delivers to the bare JID only among available sessions, and keeps "
+        "it up to date from the client's broadcast presence."
     )
-    priority = Attribute("The priority of its last available presence, an int.")
+    priority = Attribute(
+        "The priority of its last available presence, an int: the router "
+        "picks the highest for messages to the bare JID (RFC 6121 §8.5.2)."
+    )
     interested = Attribute(
         "C{True} once the client has requested its roster "
-        "(an 'interested resource', RFC 6121 §2.1.6)."
+        "(an 'interested resource', RFC 6121 §2.1.6): roster pushes go only "
+        "to these."
     )
     presence = Attribute(
         "The last presence stanza the client broadcast (no 'to'), an lxml "
         "element with 'from' stamped, or C{None}: what probes are answered "
-        "with (RFC 6121 §4.3.2)."
+        "with (RFC 6121 §4.3.2).  Set by the router."
     )
     directedPresence = Attribute(
         "A set of the JIDs the client sent directed available presence to "
         "(RFC 6121 §4.6), to be told when it goes unavailable."
     )
+    closing = Attribute(
+        "C{True} once the session has started to close (a stream error, the "
+        "client's closing tag, a lost connection): nothing more is read "
+        "from or sent to it, so a module does not start anything with it "
+        "(the ping module does not ping it)."
+    )
+    lastActivity = Attribute(
+        "When data last arrived from the client, in the reactor's seconds, "
+        "or C{None} when the session cannot tell: what liveness checks such "
+        "as the server's pings (XEP-0199 §4.1) go by, so that a busy client "
+        "is not pinged."
+    )
+    sendFilters = Attribute(
+        "A list of callables C{f(session, stanza)}, consulted in order for "
+        "every stanza L{send} (or L{sendSerialized}) is given; one that "
+        "returns C{True} has taken the stanza, to send it later through "
+        "L{send} or never.  Modules add and remove their own: XEP-0352 "
+        "client state indication holds presence back while the client is "
+        "inactive."
+    )
+    replaced = Attribute(
+        "C{False} until the session manager replaces the session by a newer "
+        "one that bound the same full JID (RFC 6120 §7.7.2.2): it then sets "
+        "it to C{True} before closing the session with C{conflict}."
+    )
+
+    def sendSerialized(data):
+        """
+        Queue an already serialized stanza (UTF-8 bytes in C{jabber:client},
+        the default namespace declared) as L{send} queues an element: a
+        module that writes the same stanza to several sessions (carbons)
+        serializes it once.  The send filters see it as an
+        element all the same.
+        """
+
+
+class INegotiatingStream(Interface):
+    """
+    A client stream as the stream feature responders see it before and
+    during negotiation (RFC 6120 §4.3): what a module's responder
+    (L{xmppframe.api.ModuleAPI.addStreamResponder}: registration,
+    roster versioning, client state indication) may read of the stream and
+    write to it.  Once bound, the same stream is the client's
+    L{IClientSession}.
+    """
+
+    host = Attribute(
+        "The L{IVirtualHost} the stream header named, or C{None} before the "
+        "header: a host's responders offer its own features."
+    )
+    authenticated = Attribute(
+        "The SASL-authenticated username, or C{None}: some features are "
+        "offered only before authentication (in-band registration), some "
+        "only after (client state indication)."
+    )
+    encrypted = Attribute("Whether TLS is in place (STARTTLS done, or Direct TLS).")
+    requireEncryption = Attribute(
+        "Whether the server requires TLS before authentication: a feature "
+        "that carries credentials is not offered in the clear then."
+    )
+    peerHost = Attribute(
+        "The peer's address, for log lines and for limits per address "
+        "(registrations from one address)."
+    )
+    closing = Attribute("Whether the stream is closing or closed: nothing more is sent.")
+
+    def sendElement(element):
+        """
+        Write a negotiation element (an lxml element) now, after what is
+        queued: an answer to an element a responder handles.
+        """
+
+    def close(condition=None, text=None):
+        """
+        Close the stream, with a stream error of C{condition} if given.
+        """
 
 
 class ISessionManager(Interface):
@@ -234,7 +326,7 @@ class IModuleFactory(Interface):
 
     def __call__(api):
         """
-        @param api: the L{xmppframe.module.ModuleAPI} of the host it is
+        @param api: the L{xmppframe.api.module.ModuleAPI} of the host it is
             loaded into.
         @return: an L{IModule}.
         """
@@ -453,4 +545,85 @@ class IRoster(Interface):
         Remove the item, store durably, bump the version, push the removal.
 
         @return: Deferred firing with whether there was an item.
+        """
+
+
+class IDisco(Interface):
+    """
+    Service discovery (XEP-0030) of a host, offered by the disco module to
+    the modules that extend or hash what the server answers (entity
+    capabilities, XEP-0115; publish-subscribe nodes).
+    """
+
+    def serverInfo(node=None):
+        """
+        @return: the server's disco#info C{<query/>} element, C{node}
+            mirrored (XEP-0030 §3.2).
+        """
+
+    def infoForms():
+        """
+        @return: the extended information forms (XEP-0128) of the
+            server's disco#info, as elements.
+        """
+
+    def addInfoForm(provider):
+        """
+        Add C{provider()}, returning a form element of type 'result' (or
+        C{None}), to the server's disco#info.
+        """
+
+    def removeInfoForm(provider):
+        """
+        Undo L{addInfoForm}.
+        """
+
+    def addInfoNodeProvider(provider):
+        """
+        Answer disco#info for nodes of the server: C{provider(node)} returns
+        the C{<query/>} for nodes it knows, C{None} for others.
+        """
+
+    def removeInfoNodeProvider(provider):
+        """
+        Undo L{addInfoNodeProvider}.
+        """
+
+    def addItemsNodeProvider(provider):
+        """
+        As L{addInfoNodeProvider}, for disco#items of nodes (XEP-0030 §4.2).
+        """
+
+    def removeItemsNodeProvider(provider):
+        """
+        Undo L{addItemsNodeProvider}.
+        """
+
+
+class IPrivacy(Interface):
+    """
+    The blocklist (XEP-0191) on the privacy lists' store (XEP-0016), which
+    the privacy module offers to the blocking command's module: XEP-0191 §6
+    asks for one back end for both.  Users are prepared localparts; JIDs
+    are L{JID}s.
+    """
+
+    def blocklist(user):
+        """
+        @return: Deferred firing with the list of blocked JIDs of C{user}.
+        """
+
+    def block(user, jids):
+        """
+        Block C{jids} for C{user}, push the changed list and send
+        unavailable presence where due.
+
+        @return: Deferred firing with the JIDs newly blocked.
+        """
+
+    def unblock(user, jids=None):
+        """
+        Remove C{jids} (every blocked JID with C{None}) from the blocklist.
+
+        @return: Deferred firing with the JIDs unblocked.
         """

@@ -128,19 +128,18 @@ def levelFiltered(observer, levelName):
     return LevelFilter(observer, LogLevel.levelWithName(levelName))
 
 
-def _rotateOnSIGUSR1(logFile):
+def _rotateOnSIGUSR1(logFile, reactor):
     """
     What twistd does for the log file it opens: SIGUSR1 rotates it (unless
-    something else handles that signal).
+    something else handles that signal), in C{reactor}'s thread.
     """
     if not signal.getsignal(signal.SIGUSR1):
         def rotate(signum, frame):
-            from twisted.internet import reactor
             reactor.callFromThread(logFile.rotate)
         signal.signal(signal.SIGUSR1, rotate)
 
 
-def twistdObserverFactory(twistdOptions, levelName):
+def twistdObserverFactory(twistdOptions, levelName, reactor):
     """
     A factory for twistd's C{--logger}: the observer twistd would make from
     its own options (C{--logfile}, C{--nodaemon}, C{--syslog},
@@ -148,6 +147,7 @@ def twistdObserverFactory(twistdOptions, levelName):
 
     @param twistdOptions: twistd's parsed command line.
     @param levelName: the configured C{log_level}.
+    @param reactor: the reactor that rotates the log file on SIGUSR1.
     """
     def makeObserver():
         if twistdOptions.get("syslog"):
@@ -162,6 +162,6 @@ def twistdObserverFactory(twistdOptions, levelName):
             outFile = sys.stdout
         else:
             outFile = logfile.LogFile.fromFullPath(path or TWISTD_LOG)
-            _rotateOnSIGUSR1(outFile)
+            _rotateOnSIGUSR1(outFile, reactor)
         return levelFiltered(textObserver(outFile), levelName)
     return makeObserver

@@ -8,13 +8,16 @@ message rules of RFC 6121 §8.5 that need nothing but the session table;
 modules refine them (rosters, offline storage, blocking) by claiming events.
 """
 
+from collections import deque
+
 from zope.interface import implementer
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from xmppframe.errors import StanzaError
 from xmppframe.events import (
-    INITIAL_PRESENCE, MESSAGE_DELIVERED, MessageDelivery, StanzaEvent, inboundEvent, iqEvent,
+    INITIAL_PRESENCE, MESSAGE_ANNOTATE, MESSAGE_DELIVERED, MessageAnnotation, MessageDelivery, StanzaEvent, inboundEvent, iqEvent,
     iqResponseEvent, outboundEvent, stanzaEvent)
 from xmppframe.interfaces import IRouter
 from xmppframe.jid import InvalidJID, JIDCache
@@ -33,6 +36,7 @@ _SUBSCRIPTION_TYPES = {"subscribe", "subscribed", "unsubscribe", "unsubscribed"}
 # stanza.  A 'self' message or presence fires its 'bare' event.
 _OUTBOUND_EVENTS = {kind: outboundEvent(kind) for kind in _KINDS}
 _INBOUND_EVENTS = {kind: inboundEvent(kind) for kind in _KINDS}
+_SELF_PRESENCE = stanzaEvent("presence", "self")
 _DELIVERY_EVENTS = {
     (kind, target): stanzaEvent(kind, "bare" if target == "self" else target)
     for kind in ("message", "presence") for target in ("host", "bare", "full", "self")}
@@ -67,6 +71,10 @@ class Router:
         #: an in-process service, see L{addRoute}.
         self._routes = {}
         self._allOfEqualPriority = deliverToAllOfEqualPriority
+        #: origin -> deque of the stanzas it sent after one that a handler
+        #: is waiting on (see L{_hold}).  The origin is the client session,
+        #: or the sender's JID for stanzas routed with no session.
+        self._held = {}
 
     # Hosts
 
@@ -124,6 +132,9 @@ class Router:
         client that claims to be someone else gets a C{forbidden} error
         and the stanza goes nowhere.
         """
+        if self._held and origin in self._held:
+            self._held[origin].append((self.process, (origin, stanza)))
+            return
         kind = _localName(stanza.tag)
         if kind not in _KINDS:
             origin.close("unsupported-stanza-type")
@@ -150,7 +161,9 @@ class Router:
             # RFC 6121 §3.1.2: subscription requests come from the bare JID.
             sender = sender.bare
         stanza.set("from", sender.full)
-        self._dispatch(origin, stanza, kind, type, sender)
+        pending = self._dispatch(origin, stanza, kind, type, sender)
+        if pending is not None:
+            self._hold(origin, pending)
 
     def route(self, stanza, to=None, sender=None):
         """
@@ -164,7 +177,50 @@ class Router:
         if sender is None:
             fromText = stanza.get("from")
             sender = self.sessions.knownJID(fromText) or self.jids.parse(fromText)
-        self._dispatch(None, stanza, _localName(stanza.tag), stanza.get("type"), sender, to)
+        if self._held and sender in self._held:
+            self._held[sender].append((self.route, (stanza, to, sender)))
+            return
+        pending = self._dispatch(
+            None, stanza, _localName(stanza.tag), stanza.get("type"), sender, to)
+        if pending is not None:
+            self._hold(sender, pending)
+
+    # Waiting handlers
+
+    def _hold(self, key, pending):
+        """
+        A handler is waiting (C{pending}, a Deferred that fires when the
+        stanza has been handled): the stanzas that C{key}, the same origin,
+        sends meanwhile queue behind it, so that nothing overtakes, and are
+        handled in order once it is done.  Other origins go on.
+        """
+        if key not in self._held:
+            self._held[key] = deque()
+        pending.addErrback(self._handlingFailed)
+        pending.addBoth(self._release, key)
+
+    def _handlingFailed(self, failure):
+        self._log.failure("routing a stanza after a waiting handler failed", failure)
+
+    def _release(self, ignored, key):
+        queue = self._held.pop(key, None)
+        while queue:
+            if key in self._held:
+                # The next one waits in turn: the rest queue behind it.
+                self._held[key].extend(queue)
+                return
+            method, args = queue.popleft()
+            method(*args)
+
+    @staticmethod
+    def _then(claimed, step, *args):
+        """
+        The callback that goes on with C{step(*args)} once a waiting
+        handler's event is left unclaimed.
+        """
+        if claimed is not None:
+            return None
+        return step(*args)
 
     # Dispatch
 
@@ -189,21 +245,33 @@ class Router:
             senderHost = self._hosts.get(sender.domain)
             if senderHost is not None:
                 name = _OUTBOUND_EVENTS[kind]
-                if senderHost.events.hasHandlers(name) and senderHost.events.fire(
-                        name, StanzaEvent(origin, stanza, to, sender, senderHost, kind, type)) is not None:
-                    return
+                if senderHost.events.hasHandlers(name):
+                    claimed = senderHost.events.fire(
+                        name, StanzaEvent(origin, stanza, to, sender, senderHost, kind, type))
+                    if claimed is not None:
+                        if isinstance(claimed, Deferred):
+                            return claimed.addCallback(
+                                self._then, self._afterOutbound, origin, stanza, kind, type,
+                                sender, to)
+                        return None
+        return self._afterOutbound(origin, stanza, kind, type, sender, to)
+
+    def _afterOutbound(self, origin, stanza, kind, type, sender, to):
+        """
+        The rest of L{_dispatch}, once the sender's filters let the stanza
+        go: domain routes, remote domains, then the recipient's host.
+        """
         if to is None:
-            self._noTo(origin, stanza, kind, type, sender)
-            return
+            return self._noTo(origin, stanza, kind, type, sender)
         if self._routes:
             routed = self._routes.get(to.domain)
             if routed is not None:
                 routed.send(stanza)
-                return
+                return None
         host = self._hosts.get(to.domain)
         if host is None:
             self._routeRemote(origin, stanza, to)
-            return
+            return None
         event = StanzaEvent(origin, stanza, to, sender, host, kind, type)
         if to.localpart is None:
             # The domain, or a resource of the domain (RFC 6120 §10.5.2):
@@ -216,16 +284,47 @@ class Router:
                 target = "full"
             if sender.bare != to.bare:
                 name = _INBOUND_EVENTS[kind]
-                if host.events.hasHandlers(name) and host.events.fire(name, event) is not None:
-                    return
+                if host.events.hasHandlers(name):
+                    claimed = host.events.fire(name, event)
+                    if claimed is not None:
+                        if isinstance(claimed, Deferred):
+                            return claimed.addCallback(self._then, self._deliver, event, target)
+                        return None
+        return self._deliver(event, target)
+
+    def _deliver(self, event, target):
+        """
+        Fire the stanza's own event on the recipient's host, and deliver it
+        by the default rules when no handler claims it.
+        """
+        kind = event.kind
         if kind == "iq":
-            self._iq(event, target)
-        elif kind == "message":
-            if host.events.fire(_DELIVERY_EVENTS["message", target], event) is None:
-                self._deliverMessage(event, target)
-        else:
-            if host.events.fire(_DELIVERY_EVENTS["presence", target], event) is None:
-                self._deliverPresence(event, target)
+            return self._iq(event, target)
+        if kind == "message":
+            if target != "host" and event.host.events.hasHandlers(MESSAGE_ANNOTATE):
+                self._annotate(event)
+            claimed = event.host.events.fire(_DELIVERY_EVENTS["message", target], event)
+            if claimed is None:
+                return self._deliverMessage(event, target)
+            if isinstance(claimed, Deferred):
+                return claimed.addCallback(self._then, self._deliverMessage, event, target)
+            return None
+        claimed = event.host.events.fire(_DELIVERY_EVENTS["presence", target], event)
+        if claimed is None:
+            self._deliverPresence(event, target)
+        elif isinstance(claimed, Deferred):
+            return claimed.addCallback(self._then, self._deliverPresence, event, target)
+        return None
+
+    def _annotate(self, event):
+        """
+        Fire L{MESSAGE_ANNOTATE} once for a message to a local account, and
+        make the changes its handlers ask for (XEP-0359 stanza ids, say) on
+        the stanza, which the router owns, before any delivery event sees it.
+        """
+        annotation = MessageAnnotation(event)
+        event.host.events.fireAll(MESSAGE_ANNOTATE, annotation)
+        annotation.apply()
 
     def _noTo(self, origin, stanza, kind, type, sender):
         """
@@ -235,23 +334,25 @@ class Router:
         """
         host = self._hosts.get(sender.domain)
         if host is None:
-            return
+            return None
         if kind == "presence":
             initial = False
             if origin is not None and type in (None, "unavailable"):
                 initial = type is None and not origin.available
                 self._trackAvailability(origin, stanza, type)
             event = StanzaEvent(origin, stanza, None, sender, host, kind, type)
-            host.events.fire(stanzaEvent("presence", "self"), event)
+            claimed = host.events.fire(_SELF_PRESENCE, event)
             if initial:
+                if isinstance(claimed, Deferred):
+                    return claimed.addCallback(
+                        lambda ignored: host.events.fireAll(INITIAL_PRESENCE, event))
                 host.events.fireAll(INITIAL_PRESENCE, event)
-            return
+            return claimed if isinstance(claimed, Deferred) else None
         to = sender.bare
         event = StanzaEvent(origin, stanza, to, sender, host, kind, type)
         if kind == "iq":
-            self._iq(event, "self")
-        elif host.events.fire(stanzaEvent("message", "bare"), event) is None:
-            self._deliverMessage(event, "bare")
+            return self._iq(event, "self")
+        return self._deliver(event, "bare")
 
     def _trackAvailability(self, origin, stanza, type):
         """
@@ -287,24 +388,38 @@ class Router:
             if len(stanza) != 1:
                 self._bounce(event.origin, stanza, StanzaError(
                     "bad-request", text="An iq get or set has exactly one child"))
-                return
+                return None
             if target == "full":
-                if self._deliverToFull(event) is not None:
-                    return
-                self._bounce(event.origin, stanza, StanzaError("service-unavailable"))
-                return
-            name = iqEvent(event.type, target, stanza[0].tag)
-            if event.host.events.fire(name, event) is None:
-                if target == "self":
-                    name = iqEvent(event.type, "bare", stanza[0].tag)
-                    if event.host.events.fire(name, event) is not None:
-                        return
-                self._bounce(event.origin, stanza, StanzaError("service-unavailable"))
-            return
+                if self._deliverToFull(event) is None:
+                    self._bounce(event.origin, stanza, StanzaError("service-unavailable"))
+                return None
+            claimed = event.host.events.fire(iqEvent(event.type, target, stanza[0].tag), event)
+            if claimed is None:
+                return self._iqUnclaimed(event, target)
+            if isinstance(claimed, Deferred):
+                return claimed.addCallback(self._then, self._iqUnclaimed, event, target)
+            return None
         if target == "full":
             self._deliverToFull(event)
-            return
-        event.host.events.fire(iqResponseEvent(target), event)
+            return None
+        claimed = event.host.events.fire(iqResponseEvent(target), event)
+        return claimed if isinstance(claimed, Deferred) else None
+
+    def _iqUnclaimed(self, event, target):
+        """
+        No handler took an iq get or set: one addressed to the sender's own
+        account (no 'to') may be handled as addressed to its bare JID, and
+        the rest get C{service-unavailable}.
+        """
+        if target == "self":
+            name = iqEvent(event.type, "bare", event.stanza[0].tag)
+            claimed = event.host.events.fire(name, event)
+            if isinstance(claimed, Deferred):
+                return claimed.addCallback(self._then, self._iqUnclaimed, event, "bare")
+            if claimed is not None:
+                return None
+        self._bounce(event.origin, event.stanza, StanzaError("service-unavailable"))
+        return None
 
     def _deliverToFull(self, event):
         """
@@ -347,8 +462,19 @@ class Router:
                 if type == "groupchat":
                     self._bounce(event.origin, event.stanza, StanzaError("service-unavailable"))
                 return
-            if event.host.events.fire(stanzaEvent("message", "bare"), event) is not None:
-                return
+            claimed = event.host.events.fire(_DELIVERY_EVENTS["message", "bare"], event)
+            if claimed is not None:
+                if isinstance(claimed, Deferred):
+                    return claimed.addCallback(self._then, self._deliverToBare, event)
+                return None
+        return self._deliverToBare(event)
+
+    def _deliverToBare(self, event):
+        """
+        RFC 6121 §8.5.2: a message to the bare JID goes to the resources
+        L{_bareRecipients} chooses, or bounces when there are none.
+        """
+        type = event.type
         recipients = self._bareRecipients(event.to.bare, type)
         if recipients:
             for session in recipients:

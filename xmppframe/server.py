@@ -16,14 +16,14 @@ from twisted.logger import Logger
 from xmppframe.auth import StorageAuthProvider
 from xmppframe.config import validateModuleOptions
 from xmppframe.host import VirtualHost
-from xmppframe.jid import InvalidJID, prepareDomainpart
-from xmppframe.module import ModuleAPI
+from xmppframe.api.module import ModuleAPI
 from xmppframe.modules import availableModules, loadOrder
 from xmppframe.router import Router
 from xmppframe.session import SessionManager
 from xmppframe.storage import storageFromConfig
 from xmppframe.streams.c2s import C2SFactory, FeaturesCache, directTLSFactory
 from xmppframe.streams.component import ComponentFactory, ComponentRegistry
+from xmppframe.streams.context import StreamContext
 from xmppframe.streams.negotiation import BindResponder, SASLResponder, StartTLSResponder
 from xmppframe.streams.s2smanager import S2SManager
 from xmppframe.streams.throttle import AuthFailureThrottle
@@ -39,8 +39,9 @@ class Server:
     @ivar router: the L{xmppframe.interfaces.IRouter}.
     @ivar sessions: the L{xmppframe.interfaces.ISessionManager}.
     @ivar hosts: domain -> L{VirtualHost}.
+    @ivar context: the L{StreamContext}: all that the streams (c2s, s2s,
+        components) see of the server.
     @ivar streams: every open stream, bound or not (for shutdown).
-    @ivar writes: the L{WriteCoalescer} of every stream (c2s, s2s, components).
     """
 
     _log = Logger()
@@ -48,34 +49,39 @@ class Server:
     def __init__(self, config, reactor, storage=None):
         self.config = config
         self.reactor = reactor
-        #: Batches each connection's stanzas of a reactor turn into one write.
-        self.writes = WriteCoalescer(reactor)
-        #: Client streams' features, by what they depend on.
-        self.featuresCache = FeaturesCache()
         self.storage = storage if storage is not None else storageFromConfig(
             config.storage.driver, config.storage.path, reactor=reactor)
         self.sessions = SessionManager()
         self.router = Router(self.sessions, deliverToAllOfEqualPriority=(
             config.routing.deliver_to_all_of_equal_priority))
-        self.authThrottle = AuthFailureThrottle(
-            reactor, config.auth.failure_delay, config.auth.failure_delay_max)
-        self.responders = (StartTLSResponder(), SASLResponder(), BindResponder())
         self.hosts = {}
         for hostConfig in config.hosts:
             auth = StorageAuthProvider(self.storage, hostConfig.name,
-                                       config.auth.scram_iterations)
+                                       config.auth.scram_iterations, reactor=reactor)
             host = VirtualHost(hostConfig, auth, self.storage)
             self.hosts[host.name] = host
             self.router.addHost(host)
         self.defaultHost = self.hosts[config.hosts[0].name]
-        self.tlsContext = None
-        self.streams = set()
-        #: Federation (RFC 6120 s2s streams): the router's way to other domains.
-        self.s2s = S2SManager(self)
-        self.router.remote = self.s2s
         #: The external components of C{[components]} (XEP-0114).
         self.components = ComponentRegistry(
             self.router, config.components.secrets, self.hosts)
+        self.context = StreamContext(
+            reactor=reactor, router=self.router, sessions=self.sessions,
+            hosts=self.hosts, defaultHost=self.defaultHost,
+            c2sConfig=config.c2s, s2sConfig=config.s2s,
+            componentsConfig=config.components, dataDir=config.data_dir,
+            responders=(StartTLSResponder(), SASLResponder(), BindResponder()),
+            # Client streams' features, by what they depend on.
+            featuresCache=FeaturesCache(),
+            authThrottle=AuthFailureThrottle(
+                reactor, config.auth.failure_delay, config.auth.failure_delay_max),
+            # Batches each connection's stanzas of a reactor turn into one write.
+            writes=WriteCoalescer(reactor),
+            components=self.components)
+        self.streams = self.context.streams
+        #: Federation (RFC 6120 s2s streams): the router's way to other domains.
+        self.s2s = S2SManager(self.context)
+        self.router.remote = self.s2s
         #: name -> L{IModuleFactory} given in code (embedding, tests),
         #: added to the installed module plugins by L{loadModules}.
         self.extraModules = {}
@@ -96,7 +102,7 @@ class Server:
                     "clients will not trust it: configure a real one",
                     host=name, path=certPath)
             certificates[name] = (certPath, keyPath)
-        self.tlsContext = ServerTLSContext(certificates, self.defaultHost.name)
+        self.context.tlsContext = ServerTLSContext(certificates, self.defaultHost.name)
         self.s2s.prepareTLS(certificates, self.defaultHost.name)
 
     async def loadModules(self, factories=None):
@@ -128,34 +134,16 @@ class Server:
         """
         The host serving C{domain} as a client wrote it in a stream header.
         """
-        host = self.hosts.get(domain)
-        if host is not None:
-            return host
-        try:
-            return self.hosts.get(prepareDomainpart(domain))
-        except InvalidJID:
-            return None
-
-    def streamStarted(self, stream):
-        self.streams.add(stream)
-
-    def streamEnded(self, stream):
-        self.streams.discard(stream)
-
-    def sessionEnded(self, session):
-        """
-        A bound session is over, however it ended.
-        """
-        self.sessions.unbind(session)
+        return self.context.hostFor(domain)
 
     def c2sFactory(self):
-        return C2SFactory(self)
+        return C2SFactory(self.context)
 
     def componentFactory(self):
-        return ComponentFactory(self)
+        return ComponentFactory(self.context)
 
     def c2sDirectTLSFactory(self):
-        return directTLSFactory(self)
+        return directTLSFactory(self.context)
 
 
 class ServerService(Service):

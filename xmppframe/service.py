@@ -83,6 +83,10 @@ class Service:
     """
 
     name = "service"
+    #: One line saying what it does (C{xmppframe modules} lists it).
+    summary = ""
+    #: The specifications it implements, e.g. C{("XEP-0009",)}.
+    xeps = ()
     subdomain = None
     identities = (("component", "generic", None),)
     features = ()

@@ -52,7 +52,8 @@ def makeService(options, reactor=None):
     service = TwistdServerService(Server(config, reactor))
     twistdOptions = getattr(options, "parent", None)
     if twistdOptions is not None:
-        service.logObserverFactory = twistdObserverFactory(twistdOptions, config.log_level)
+        service.logObserverFactory = twistdObserverFactory(
+            twistdOptions, config.log_level, reactor)
     return service
 
 

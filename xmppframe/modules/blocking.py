@@ -17,9 +17,7 @@ import secrets
 from lxml import etree
 
 from xmppframe.errors import StanzaError
-from xmppframe.events import SESSION_ENDED, iqResponseEvent
-from xmppframe.jid import InvalidJID, parseJID
-from xmppframe.module import Module
+from xmppframe.api import SESSION_ENDED, InvalidJID, IPrivacy, iqResponseEvent, Module, parseJID
 from xmppframe.xml.stanza import makeElement, makeStanza
 
 #: XEP-0191 §9.  (Here until it joins L{xmppframe.xml.namespaces}.)
@@ -72,6 +70,8 @@ class BlockingModule(Module):
     """
 
     name = "blocking"
+    summary = "the blocking command, on the privacy lists' store"
+    xeps = ("XEP-0191",)
     dependencies = ("privacy",)
 
     def __init__(self, api):
@@ -90,7 +90,7 @@ class BlockingModule(Module):
 
     @property
     def privacy(self):
-        return self.api.host.modules["privacy"]
+        return self.api.service(IPrivacy)
 
     def _onBlocklist(self, event):
         """

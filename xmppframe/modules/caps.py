@@ -21,12 +21,11 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from xmppframe.config import ModuleOption, atLeast
-from xmppframe.dataforms import DATA_FORMS, Form, FormError
-from xmppframe.events import SESSION_ENDED, iqResponseEvent, outboundEvent
-from xmppframe.jid import InvalidJID
-from xmppframe.module import Module
-from xmppframe.modules.disco import infoQuery
+from xmppframe.api import (
+    SESSION_ENDED, atLeast, IDisco, InvalidJID, iqResponseEvent, Module, ModuleOption,
+    outboundEvent, Priority)
+from xmppframe.xml.dataforms import DATA_FORMS, Form, FormError
+from xmppframe.xml.disco import infoQuery
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import makeElement, makeStanza
 
@@ -45,9 +44,6 @@ HASHES = {
 
 #: The hash of the server's own verification string.
 OWN_HASH = "sha-1"
-
-#: Observes outbound presence before anything may claim it; never claims.
-OBSERVE_PRIORITY = 2000
 
 #: Disco queries to clients under way at once, at most.
 MAX_PENDING_QUERIES = 100
@@ -221,6 +217,7 @@ class CapsModule(Module):
     """
 
     name = "caps"
+    summary = "the server's entity capabilities, clients' caps verified and cached"
     dependencies = ("disco",)
     xeps = ("XEP-0115",)
     optionSchema = {
@@ -245,24 +242,23 @@ class CapsModule(Module):
         #: (what the server's disco#info was made of, its verification
         #: string): see L{ownVer}.
         self._ownVer = None
-        self.options = {name: api.option(name, option.default)
-                        for name, option in self.optionSchema.items()}
+        self.options = api.options
 
     @property
     def _disco(self):
-        return self.api.host.modules["disco"]
+        return self.api.service(IDisco)
 
     def load(self):
         self._store = self.api.openStore("keyvalue", "caps")
         self.api.addFeature(CAPS)
         self.api.addStreamResponder(CapsStreamFeature(self))
         self._disco.addInfoNodeProvider(self._ownNodeInfo)
-        self.api.hook(outboundEvent("presence"), self._onPresence, OBSERVE_PRIORITY)
+        self.api.hook(outboundEvent("presence"), self._onPresence, Priority.NOTE)
         self.api.hook(iqResponseEvent("host"), self._onResponse)
         self.api.hook(SESSION_ENDED, self._onSessionEnded)
 
     def unload(self):
-        disco = self.api.host.modules.get("disco")
+        disco = self.api.service(IDisco)
         if disco is not None:
             disco.removeInfoNodeProvider(self._ownNodeInfo)
         for query in list(self._queries.values()):

@@ -52,8 +52,7 @@ from xml.sax.saxutils import quoteattr
 from lxml import etree
 
 from xmppframe.errors import StanzaError
-from xmppframe.events import MESSAGE_DELIVERED, SESSION_ENDED, outboundEvent
-from xmppframe.module import Module
+from xmppframe.api import Priority, MESSAGE_DELIVERED, SESSION_ENDED, Module, outboundEvent
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import serialize
 
@@ -79,10 +78,6 @@ IM_PAYLOADS = frozenset({
 #: The direction of a copy: what the account sent (§8), or received (§7).
 SENT = "sent"
 RECEIVED = "received"
-
-#: The outbound observer runs after the filters that may stop a message
-#: (privacy lists, blocking), which hook at the default priority.
-_OBSERVER_PRIORITY = -100
 
 _MUC_INVITE = NS.qname(MUC_USER, "invite")
 
@@ -194,6 +189,8 @@ class CarbonsModule(Module):
     """
 
     name = "carbons"
+    summary = "message carbons, both sides of a conversation on every device"
+    xeps = ("XEP-0280",)
 
     def __init__(self, api):
         Module.__init__(self, api)
@@ -205,7 +202,7 @@ class CarbonsModule(Module):
         self.api.addFeature(CARBONS)
         self.api.hookIQ("set", "self", (CARBONS, "enable"), self.enable)
         self.api.hookIQ("set", "self", (CARBONS, "disable"), self.disable)
-        self.api.hook(outboundEvent("message"), self.onOutbound, _OBSERVER_PRIORITY)
+        self.api.hook(outboundEvent("message"), self.onOutbound, Priority.OBSERVE)
         self.api.hook(MESSAGE_DELIVERED, self.onDelivered)
         self.api.hook(SESSION_ENDED, self.onSessionEnded)
 

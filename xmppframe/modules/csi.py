@@ -37,9 +37,7 @@ without C{sendFilters} is not held back.
 import weakref
 from collections import OrderedDict
 
-from xmppframe.config import ModuleOption, atLeast
-from xmppframe.events import SESSION_ENDED
-from xmppframe.module import Module
+from xmppframe.api import SESSION_ENDED, atLeast, Module, ModuleOption
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import makeElement
 
@@ -124,6 +122,8 @@ class CSIModule(Module):
     """
 
     name = "csi"
+    summary = "client state indication, presence held while a client is inactive"
+    xeps = ("XEP-0352",)
     optionSchema = {
         "max_held": ModuleOption(
             "integer", 1000, atLeast(1),
@@ -137,7 +137,7 @@ class CSIModule(Module):
         self._inactive = weakref.WeakKeyDictionary()
 
     def load(self):
-        self.maxHeld = self.api.option("max_held", 1000)
+        self.maxHeld = self.api.options["max_held"]
         if not isinstance(self.maxHeld, int) or isinstance(self.maxHeld, bool) or self.maxHeld < 1:
             raise ValueError("csi: max_held must be a positive integer, got %r" % (self.maxHeld,))
         self.api.addStreamResponder(CSIFeature())

@@ -9,7 +9,7 @@ L{ModuleAPI.addIdentity}), an account's is what they registered with
 L{ModuleAPI.addAccountFeature}, and the server's disco#items is what
 modules and components added with L{ModuleAPI.addDiscoItem}.
 
-Other modules reach this one as C{host.modules['disco']}: L{serverInfo}
+Other modules reach this one as the L{IDisco} service: L{serverInfo}
 builds the server's disco#info (entity capabilities hash it, XEP-0115), and
 L{addInfoNodeProvider}, L{addItemsNodeProvider} and L{addInfoForm} extend
 what it answers.
@@ -18,17 +18,15 @@ what it answers.
 import re
 from copy import deepcopy
 
-from lxml import etree
+from zope.interface import implementer
 
 from twisted.internet import defer
 
-from xmppframe.config import ModuleOption
-from xmppframe.dataforms import Field, Form
+from xmppframe.api import IDisco, IRoster, Module, ModuleOption
+from xmppframe.xml.dataforms import Field, Form
+from xmppframe.xml.disco import infoQuery, itemsQuery
 from xmppframe.errors import StanzaError
-from xmppframe.interfaces import IRoster
-from xmppframe.module import Module
 from xmppframe.xml import namespaces as NS
-from xmppframe.xml.stanza import makeElement
 
 #: XEP-0157 §3: the FORM_TYPE of the server's contact addresses.
 SERVERINFO = "http://jabber.org/network/serverinfo"
@@ -56,54 +54,7 @@ def _uris(values):
                     "or 'xmpp:abuse@example.org', got %r" % (value,))
 
 
-def infoQuery(identities, features, forms=(), node=None):
-    """
-    A disco#info C{<query/>} (XEP-0030 §3.1).
-
-    @param identities: C{(category, type, name)} or C{(category, type,
-        name, lang)} tuples; C{name} and C{lang} may be C{None}.
-    @param features: the feature C{var}s, written sorted.
-    @param forms: extended information forms (XEP-0128), elements.
-    @param node: mirrored in the result when the request named one
-        (XEP-0030 §3.2).
-    """
-    query = makeElement(NS.DISCO_INFO, "query")
-    if node is not None:
-        query.set("node", node)
-    for identity in identities:
-        category, type, name = identity[:3]
-        lang = identity[3] if len(identity) > 3 else None
-        element = etree.SubElement(query, NS.qname(NS.DISCO_INFO, "identity"))
-        element.set("category", category)
-        element.set("type", type)
-        if name is not None:
-            element.set("name", name)
-        if lang is not None:
-            element.set(_XML_LANG, lang)
-    for feature in sorted(features):
-        etree.SubElement(query, NS.qname(NS.DISCO_INFO, "feature")).set("var", feature)
-    for form in forms:
-        query.append(form)
-    return query
-
-
-def itemsQuery(items, node=None):
-    """
-    A disco#items C{<query/>} (XEP-0030 §4.1) of C{(jid, node, name)}.
-    """
-    query = makeElement(NS.DISCO_ITEMS, "query")
-    if node is not None:
-        query.set("node", node)
-    for jid, itemNode, name in items:
-        element = etree.SubElement(query, NS.qname(NS.DISCO_ITEMS, "item"))
-        element.set("jid", str(jid))
-        if itemNode is not None:
-            element.set("node", itemNode)
-        if name is not None:
-            element.set("name", name)
-    return query
-
-
+@implementer(IDisco)
 class DiscoModule(Module):
     """
     Answers disco#info and disco#items for the host and its accounts.
@@ -113,6 +64,7 @@ class DiscoModule(Module):
     """
 
     name = "disco"
+    summary = "service discovery, with contact addresses"
     xeps = ("XEP-0030", "XEP-0128", "XEP-0157")
     optionSchema = {
         kind: ModuleOption("strings", [], _uris,
@@ -128,6 +80,7 @@ class DiscoModule(Module):
         self._contactForm = None
 
     def load(self):
+        self.api.provide(IDisco, self)
         for namespace in (NS.DISCO_INFO, NS.DISCO_ITEMS):
             self.api.addFeature(namespace)
             # XEP-0030 §3.1: every entity supports disco#info; the server
@@ -251,8 +204,8 @@ class DiscoModule(Module):
             return True, True
         if sender.localpart is None and sender.domain == self.api.host.name:
             return True, True
-        roster = self.api.host.modules.get("roster")
-        if roster is None or not IRoster.providedBy(roster):
+        roster = self.api.service(IRoster)
+        if roster is None:
             return True, False
         item = yield roster.getItem(to.localpart, sender.bare)
         return True, item is not None and item.subscribedFrom

@@ -16,7 +16,7 @@ standard library's module.
 
 from datetime import datetime, timezone
 
-from xmppframe.module import Module
+from xmppframe.api import Module
 from xmppframe.xml.stanza import makeElement
 
 __all__ = ["EntityTimeModule", "TIME", "utcDateTime"]
@@ -42,6 +42,7 @@ class EntityTimeModule(Module):
     """
 
     name = "time"
+    summary = "the server's time (UTC)"
     xeps = ("XEP-0202",)
 
     def load(self):

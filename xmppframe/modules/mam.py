@@ -67,14 +67,12 @@ from lxml import etree
 
 from twisted.internet import defer
 
-from xmppframe.config import ModuleOption, atLeast
-from xmppframe.dataforms import Field, Form, FormError, buildForm, findForm, parseSubmittedForm
+from xmppframe.api import (
+    atLeast, InvalidJID, IRoster, KeyedQueue, Module, ModuleOption, outboundEvent, Priority,
+    stanzaEvent)
+from xmppframe.xml.dataforms import Field, Form, FormError, buildForm, findForm, parseSubmittedForm
 from xmppframe.errors import StanzaError
-from xmppframe.events import outboundEvent, stanzaEvent
-from xmppframe.jid import InvalidJID
-from xmppframe.keyedqueue import KeyedQueue
-from xmppframe.module import Module
-from xmppframe.rsm import ResultSetRequest, buildResponse, findRequest
+from xmppframe.xml.rsm import ResultSetRequest, buildResponse, findRequest
 from xmppframe.xml.safe import safeParser
 from xmppframe.xml.stanza import makeElement, makeStanza, serialize
 
@@ -106,7 +104,7 @@ DEFAULTS = ("always", "never", "roster")
 #: The priority of the incoming-message observers: before any module that
 #: claims a message to deliver it otherwise (offline storage), so that the
 #: stored or delivered copy carries the stanza id.
-_BEFORE_DELIVERY = 100
+_BEFORE_DELIVERY = Priority.BEFORE_DELIVERY
 
 #: Items deleted or read per store call during cleanup.
 _CLEANUP_BATCH = 500
@@ -353,7 +351,8 @@ class MamModule(Module):
     """
 
     name = "mam"
-    xeps = ("XEP-0313", "XEP-0359", "XEP-0441")
+    summary = "message archive management, with stanza ids and archiving preferences"
+    xeps = ("XEP-0313", "XEP-0059", "XEP-0359", "XEP-0441")
     optionSchema = {
         "default_archiving": ModuleOption(
             "string", "always",
@@ -468,8 +467,8 @@ class MamModule(Module):
         return self._inRoster(user, peer.bare)
 
     def _inRoster(self, user, contact):
-        roster = self.api.host.modules.get("roster")
-        if roster is None or not hasattr(roster, "getItem"):
+        roster = self.api.service(IRoster)
+        if roster is None:
             return False
 
         def failed(failure):

@@ -52,12 +52,10 @@ from copy import deepcopy
 
 from lxml import etree
 
-from xmppframe.config import ModuleOption, atLeast
+from xmppframe.api import (Priority, 
+    ACCOUNT_REMOVED, INITIAL_PRESENCE, SESSION_ENDED, atLeast, KeyedQueue, Module, ModuleOption,
+    stanzaEvent, UsersWithData)
 from xmppframe.errors import StanzaError
-from xmppframe.events import ACCOUNT_REMOVED, INITIAL_PRESENCE, SESSION_ENDED, stanzaEvent
-from xmppframe.keyedqueue import KeyedQueue
-from xmppframe.module import Module
-from xmppframe.storage.users import UsersWithData
 from xmppframe.xml.safe import safeParser
 from xmppframe.xml.stanza import makeElement, serialize
 
@@ -80,10 +78,6 @@ DELIVERY_BATCH = 100
 #: Message types stored (XEP-0160 §3); a message without type is normal
 #: (RFC 6121 §5.2.2).
 _STORED_TYPES = frozenset({"normal", "chat"})
-
-#: The priority of the observer that notices a session going from negative
-#: to non-negative priority: above any module that claims presence/self.
-_OBSERVER_PRIORITY = 1000
 
 _PAYLOAD_PARSER = safeParser()
 
@@ -137,6 +131,8 @@ class OfflineModule(Module):
     """
 
     name = "offline"
+    summary = "messages to offline accounts are stored and delivered later"
+    xeps = ("XEP-0160",)
     optionSchema = {
         "max_messages": ModuleOption(
             "integer", 1000, atLeast(1),
@@ -155,7 +151,7 @@ class OfflineModule(Module):
         self._holders = None
 
     def load(self):
-        self.maxMessages = self.api.option("max_messages", 1000)
+        self.maxMessages = self.api.options["max_messages"]
         if (not isinstance(self.maxMessages, int) or isinstance(self.maxMessages, bool)
                 or self.maxMessages < 1):
             raise ValueError("offline: max_messages must be a positive integer, got %r"
@@ -165,7 +161,7 @@ class OfflineModule(Module):
         self.api.hook(stanzaEvent("message", "bare"), self.onMessage)
         self.api.hook(INITIAL_PRESENCE, self.onInitialPresence)
         self.api.hook(stanzaEvent("presence", "self"), self.onPresence,
-                      priority=_OBSERVER_PRIORITY)
+                      priority=Priority.NOTE)
         self.api.hook(SESSION_ENDED, self.onSessionEnded)
         self.api.hook(ACCOUNT_REMOVED, self.onAccountRemoved)
         self._holders = UsersWithData(self.store, self.api.log)

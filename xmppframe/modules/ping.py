@@ -40,9 +40,7 @@ from collections import OrderedDict
 
 from twisted.internet.task import LoopingCall
 
-from xmppframe.config import ModuleOption, atLeast
-from xmppframe.events import SESSION_ENDED, iqResponseEvent
-from xmppframe.module import Module
+from xmppframe.api import SESSION_ENDED, atLeast, iqResponseEvent, Module, ModuleOption
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import makeElement, makeStanza
 
@@ -84,6 +82,7 @@ class PingModule(Module):
     """
 
     name = "ping"
+    summary = "the server answers pings, and pings quiet clients"
     xeps = ("XEP-0199",)
     optionSchema = {
         "interval": ModuleOption(
@@ -109,14 +108,8 @@ class PingModule(Module):
         self._expiry = None
 
     def load(self):
-        self.interval = self.api.option("interval", DEFAULT_INTERVAL)
-        self.timeout = self.api.option("timeout", DEFAULT_TIMEOUT)
-        if not _isNumber(self.interval) or self.interval < 0:
-            raise ValueError("ping: interval must be a number of seconds, 0 or more, got %r"
-                             % (self.interval,))
-        if not _isNumber(self.timeout) or self.timeout <= 0:
-            raise ValueError("ping: timeout must be a number of seconds above 0, got %r"
-                             % (self.timeout,))
+        self.interval = self.api.options["interval"]
+        self.timeout = self.api.options["timeout"]
         self.api.addFeature(NS.PING)
         for target in ("host", "self"):
             # XEP-0199 §4.2: a ping to the server, or to the client's own

@@ -32,19 +32,17 @@ from dataclasses import dataclass, field
 import secrets
 
 from lxml import etree
+from zope.interface import implementer
 
 from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from xmppframe.errors import StanzaError
-from xmppframe.events import (
-    ACCOUNT_REMOVED, ROSTER_CHANGED, SESSION_BOUND, SESSION_ENDED, inboundEvent, iqResponseEvent,
-    outboundEvent)
-from xmppframe.jid import InvalidJID, parseJID
-from xmppframe.module import Module
-from xmppframe.rosteritem import SUBSCRIPTIONS
-from xmppframe.storage.users import UsersWithData
+from xmppframe.api import (
+    ACCOUNT_REMOVED, ROSTER_CHANGED, SESSION_BOUND, SESSION_ENDED, SUBSCRIPTIONS, atLeast,
+    inboundEvent, InvalidJID, IPrivacy, iqResponseEvent, IRoster, Module, ModuleOption,
+    outboundEvent, parseJID, Priority, UsersWithData)
 from xmppframe.xml.stanza import errorReply, isError, makeElement, makeStanza
 
 #: XEP-0016 §9.  (Namespaces here until they join L{xmppframe.xml.namespaces}.)
@@ -78,16 +76,13 @@ BLOCKLIST_NAME = "blocklist"
 
 #: Priority of the filters: privacy lists are the first delivery rule
 #: (XEP-0016 §2.2 rule 4).
-FILTER_PRIORITY = 1000
+FILTER_PRIORITY = Priority.FILTER
 
 _MAX_ORDER = 2 ** 32 - 1
 _LIST_KEY = "list:"
 _DEFAULT_KEY = "default"
 _PUSH_ID_PREFIX = "privacy-push-"
 _NOTIFICATION_TYPES = (None, "unavailable")
-
-DEFAULT_OPTIONS = {"max_lists": 50, "max_items": 250, "cache_size": 1000}
-
 
 def _q(local):
     return "{%s}%s" % (PRIVACY, local)
@@ -596,6 +591,7 @@ class PrivacyPolicy:
         return self.store.set(state.jid.localpart, _DEFAULT_KEY, name)
 
 
+@implementer(IPrivacy)
 class PrivacyModule(Module):
     """
     XEP-0016 privacy lists for one host, and the enforcement of every
@@ -607,24 +603,31 @@ class PrivacyModule(Module):
     """
 
     name = "privacy"
+    summary = "privacy lists, and the filter enforcing them and the blocklist"
+    dependencies = ("roster",)
+    xeps = ("XEP-0016",)
+    optionSchema = {
+        "max_lists": ModuleOption(
+            "integer", 50, atLeast(1),
+            help="Privacy lists one account may keep (XEP-0016 §2.2 asks for a limit)."),
+        "max_items": ModuleOption(
+            "integer", 250, atLeast(1),
+            help="Items in one privacy list, and blocked JIDs (XEP-0191)."),
+        "cache_size": ModuleOption(
+            "integer", 1000, atLeast(1),
+            help="Accounts without sessions whose lists stay in memory."),
+    }
 
     def __init__(self, api):
         Module.__init__(self, api)
-        options = dict(DEFAULT_OPTIONS)
-        for key in DEFAULT_OPTIONS:
-            value = api.option(key)
-            if value is not None:
-                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                    raise ValueError("privacy option %s must be a positive integer, not %r"
-                                     % (key, value))
-                options[key] = value
-        self.options = options
+        self.options = api.options
         self.policy = None
         # stanza -> set of (direction, bare JID) already judged, while it
         # is routed again (see _reroute).
         self._passing = {}
 
     def load(self):
+        self.api.provide(IPrivacy, self)
         self.policy = PrivacyPolicy(
             self.api.openStore("map", "privacy"), self.api.sessions, self.api.host.name,
             self._rosterService, self.options["cache_size"], self.api.log)
@@ -650,7 +653,7 @@ class PrivacyModule(Module):
                                            user=user))
 
     def _rosterService(self):
-        return self.api.host.modules.get("roster")
+        return self.api.service(IRoster)
 
     # Sessions
 

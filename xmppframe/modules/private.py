@@ -39,10 +39,8 @@ from copy import deepcopy
 
 from lxml import etree
 
-from xmppframe.config import ModuleOption, atLeast
+from xmppframe.api import atLeast, KeyedQueue, Module, ModuleOption
 from xmppframe.errors import StanzaError
-from xmppframe.keyedqueue import KeyedQueue
-from xmppframe.module import Module
 from xmppframe.xml.safe import safeParser
 from xmppframe.xml.stanza import makeElement, serialize
 
@@ -90,6 +88,7 @@ class PrivateStorageModule(Module):
     """
 
     name = "private"
+    summary = "private XML storage for each account"
     xeps = ("XEP-0049",)
     optionSchema = {
         "max_size": ModuleOption(
@@ -101,7 +100,7 @@ class PrivateStorageModule(Module):
     def load(self):
         self._parser = safeParser()
         self._queues = KeyedQueue()
-        self.maxSize = self.api.option("max_size", DEFAULT_MAX_SIZE)
+        self.maxSize = self.api.options["max_size"]
         if (not isinstance(self.maxSize, int) or isinstance(self.maxSize, bool)
                 or self.maxSize < 1):
             raise ValueError("private: max_size must be a positive integer, got %r"

@@ -12,12 +12,10 @@ from lxml import etree
 
 from twisted.internet import defer
 
-from xmppframe.auth import InvalidPassword, NoSuchUser, UserExists
-from xmppframe.config import ModuleOption, atLeast
+from xmppframe.api import (
+    ACCOUNT_REMOVED, atLeast, InvalidJID, InvalidPassword, Module, ModuleOption, NoSuchUser,
+    prepareLocalpart, UserExists)
 from xmppframe.errors import StanzaError
-from xmppframe.events import ACCOUNT_REMOVED
-from xmppframe.jid import InvalidJID, prepareLocalpart
-from xmppframe.module import Module
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import errorReply, iqResult, makeElement
 
@@ -98,6 +96,7 @@ class RegistrationResponder:
 
 class RegisterModule(Module):
     name = "register"
+    summary = "in-band registration, password change, account removal"
     xeps = ("XEP-0077",)
     optionSchema = {
         "open": ModuleOption("boolean", False, help="let anyone create an account in band"),

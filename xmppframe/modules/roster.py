@@ -38,17 +38,11 @@ from zope.interface import implementer
 
 from twisted.internet import defer
 
-from xmppframe.config import ModuleOption, atLeast
+from xmppframe.api import (
+    ACCOUNT_REMOVED, ROSTER_CHANGED, SESSION_BOUND, SESSION_ENDED, SUBSCRIPTIONS, atLeast,
+    InformativeFeature, InvalidJID, iqEvent, iqResponseEvent, IRoster, JIDCache, KeyedQueue,
+    Module, ModuleOption, RosterChange, RosterItem)
 from xmppframe.errors import StanzaError
-from xmppframe.events import (
-    ACCOUNT_REMOVED, ROSTER_CHANGED, SESSION_BOUND, SESSION_ENDED, RosterChange, iqEvent,
-    iqResponseEvent)
-from xmppframe.interfaces import IRoster
-from xmppframe.jid import InvalidJID, JIDCache
-from xmppframe.keyedqueue import KeyedQueue
-from xmppframe.module import Module
-from xmppframe.rosteritem import SUBSCRIPTIONS, RosterItem
-from xmppframe.streams.negotiation import InformativeFeature
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import iqResult, makeElement, makeStanza
 
@@ -273,6 +267,8 @@ class RosterModule(Module):
     """
 
     name = "roster"
+    summary = "rosters, with roster versioning"
+    xeps = ("RFC 6121 §2",)
     optionSchema = OPTIONS
 
     def __init__(self, api):
@@ -283,10 +279,10 @@ class RosterModule(Module):
         self._versions = None
         jids = getattr(api.router, "jids", None)
         self._parseJID = (jids if jids is not None else JIDCache(1000)).parse
-        self.options = {name: api.option(name, option.default)
-                        for name, option in OPTIONS.items()}
+        self.options = api.options
 
     def load(self):
+        self.api.provide(IRoster, self)
         self._items = self.api.openStore("map", "roster")
         self._versions = self.api.openStore("keyvalue", "roster-version")
         for type, handler in (("get", self._onGet), ("set", self._onSet)):

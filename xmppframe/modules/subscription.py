@@ -46,14 +46,10 @@ from dataclasses import dataclass, replace
 
 from lxml import etree
 
-from xmppframe.config import ModuleOption, atLeast
-from xmppframe.events import ACCOUNT_REMOVED, INITIAL_PRESENCE, outboundEvent, stanzaEvent
-from xmppframe.keyedqueue import KeyedQueue
-from xmppframe.module import Module
-from xmppframe.modules.presence import (
-    accountExists, addressed, currentPresence, unavailablePresence)
-from xmppframe.storage.users import UsersWithData
-from xmppframe.streams.negotiation import InformativeFeature
+from xmppframe.api import (
+    ACCOUNT_REMOVED, INITIAL_PRESENCE, accountExists, addressed, atLeast, currentPresence,
+    InformativeFeature, IRoster, KeyedQueue, Module, ModuleOption, outboundEvent, Priority,
+    stanzaEvent, unavailablePresence, UsersWithData)
 from xmppframe.xml.safe import safeParser
 from xmppframe.xml.stanza import makeStanza, serialize
 
@@ -230,6 +226,8 @@ class SubscriptionModule(Module):
     """
 
     name = "subscription"
+    summary = "presence subscriptions and pre-approval"
+    xeps = ("RFC 6121 §3",)
     dependencies = ("roster",)
     optionSchema = {
         "max_pending_requests": ModuleOption(
@@ -238,17 +236,16 @@ class SubscriptionModule(Module):
             "(RFC 6121 §3.1.3 security warning); more are ignored."),
     }
 
-    #: The account's own stanzas are taken before outbound filters such as
-    #: privacy lists (XEP-0016, priority 1000), which may hold a stanza and
-    #: route it again later with no origin session; what this module
-    #: routes on is judged by those filters like any stanza.
-    OUTBOUND_PRIORITY = 1500
+    #: The account's own subscription stanzas are taken before outbound
+    #: filters such as privacy lists (XEP-0016); what this module routes
+    #: on is judged by those filters like any stanza.
+    OUTBOUND_PRIORITY = Priority.ACCOUNT
 
     def __init__(self, api):
         Module.__init__(self, api)
         self._queues = KeyedQueue()
         self._requests = None
-        self._maxPending = api.option("max_pending_requests", 100)
+        self._maxPending = api.options["max_pending_requests"]
 
     def load(self):
         self._requests = self.api.openStore("map", "subscription-requests")
@@ -263,7 +260,7 @@ class SubscriptionModule(Module):
 
     @property
     def roster(self):
-        return self.api.host.modules["roster"]
+        return self.api.service(IRoster)
 
     def _serially(self, user, f, *args):
         d = self._queues.run(user, f, *args)

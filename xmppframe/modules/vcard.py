@@ -32,9 +32,8 @@ from lxml import etree
 
 from twisted.internet import defer
 
-from xmppframe.config import ModuleOption, atLeast
+from xmppframe.api import atLeast, Module, ModuleOption
 from xmppframe.errors import StanzaError
-from xmppframe.module import Module
 from xmppframe.xml.safe import safeParser
 from xmppframe.xml.stanza import makeElement, serialize
 
@@ -95,6 +94,7 @@ class VCardModule(Module):
     """
 
     name = "vcard"
+    summary = "vcard-temp, each account's vCard and the server's"
     xeps = ("XEP-0054",)
     optionSchema = {
         "max_size": ModuleOption(
@@ -109,12 +109,8 @@ class VCardModule(Module):
 
     def load(self):
         self._parser = _safeParser()
-        self.maxSize = self.api.option("max_size", DEFAULT_MAX_SIZE)
-        if (not isinstance(self.maxSize, int) or isinstance(self.maxSize, bool)
-                or self.maxSize < 1):
-            raise ValueError("vcard: max_size must be a positive integer, got %r"
-                             % (self.maxSize,))
-        self.serverVCard = parseServerVCard(self.api.option("server_vcard", ""), self._parser)
+        self.maxSize = self.api.options["max_size"]
+        self.serverVCard = parseServerVCard(self.api.options["server_vcard"], self._parser)
         self.store = self.api.openStore("keyvalue", "vcard")
         self.api.addFeature(VCARD)
         payload = (VCARD, "vCard")

@@ -14,9 +14,7 @@ Queries to an account's JID are the account's clients' to answer (XEP-0092
 
 import platform
 
-import xmppframe
-from xmppframe.config import ModuleOption
-from xmppframe.module import Module
+from xmppframe.api import SERVER_VERSION, Module, ModuleOption
 from xmppframe.xml.stanza import makeElement
 
 __all__ = ["VersionModule", "VERSION", "SOFTWARE_NAME", "operatingSystem"]
@@ -42,6 +40,7 @@ class VersionModule(Module):
     """
 
     name = "version"
+    summary = "the server's software name and version"
     xeps = ("XEP-0092",)
     optionSchema = {
         "show_os": ModuleOption(
@@ -51,9 +50,7 @@ class VersionModule(Module):
     }
 
     def load(self):
-        self.showOS = self.api.option("show_os", False)
-        if not isinstance(self.showOS, bool):
-            raise ValueError("version: show_os must be true or false, got %r" % (self.showOS,))
+        self.showOS = self.api.options["show_os"]
         self.api.addFeature(VERSION)
         self.api.hookIQ("get", "host", (VERSION, "query"), self.answer)
 
@@ -62,7 +59,7 @@ class VersionModule(Module):
         XEP-0092 §2: name, version and, when allowed, the OS.
         """
         query = makeElement(VERSION, "query")
-        fields = [("name", SOFTWARE_NAME), ("version", xmppframe.__version__)]
+        fields = [("name", SOFTWARE_NAME), ("version", SERVER_VERSION)]
         if self.showOS:
             fields.append(("os", operatingSystem()))
         for local, text in fields:

@@ -79,12 +79,12 @@ class StorageDriver:
     def __repr__(self):
         return "<StorageDriver %s>" % (self.name,)
 
-    def build(self, path, reactor=None):
+    def build(self, path, reactor):
         """
         Build (but do not open) the driver.
 
         @param path: the database file, if L{usesPath}.
-        @param reactor: the reactor whose threads or clock it may use.
+        @param reactor: the reactor whose threads or clock it uses.
         @rtype: L{xmppframe.interfaces.IStorage}
         @raise ValueError: if the driver needs a path and C{path} is empty.
         """
@@ -118,14 +118,13 @@ DRIVERS = {driver.name: driver for driver in (
 DEFAULT_DRIVER = "sqlite"
 
 
-def storageFromConfig(driver, path, reactor=None):
+def storageFromConfig(driver, path, reactor):
     """
     Build (but do not open) the storage driver named C{driver} in
     L{DRIVERS}.
 
     @param path: the database file, for a driver that keeps one.
-    @param reactor: the reactor whose threads the driver may use; the
-        global one when C{None}.
+    @param reactor: the reactor whose threads or clock the driver uses.
     @rtype: L{xmppframe.interfaces.IStorage}
     @raise ValueError: for an unknown driver or a missing path.
     """

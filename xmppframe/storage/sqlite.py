@@ -30,7 +30,6 @@ Why this shape:
 
 import os
 import sqlite3
-import time
 
 from twisted.enterprise import adbapi
 from twisted.internet import defer
@@ -146,13 +145,13 @@ class SQLiteStorage:
     @param path: the database file; its directory is created (mode 0700)
         by L{open} when missing.
     @param reactor: the reactor that runs the database thread and whose
-        clock stamps archive items; the global one when C{None}.
+        clock stamps archive items.
     @param migrations: the schema migrations (tests pass their own).
     """
 
     _log = Logger()
 
-    def __init__(self, path, reactor=None, migrations=MIGRATIONS):
+    def __init__(self, path, reactor, migrations=MIGRATIONS):
         self.path = path
         self._reactor = reactor
         self._migrations = tuple(migrations)
@@ -179,9 +178,6 @@ class SQLiteStorage:
         except OSError as e:
             return defer.fail(StorageError(
                 "cannot create the directory of the database %s: %s" % (self.path, e)))
-        if self._reactor is None:
-            from twisted.internet import reactor
-            self._reactor = reactor
         self._closing = False
         self._pool = adbapi.ConnectionPool(
             "sqlite3", self.path, timeout=BUSY_TIMEOUT, check_same_thread=False,
@@ -331,8 +327,7 @@ class SQLiteStorage:
         raise error
 
     def _now(self):
-        reactor = self._reactor
-        return reactor.seconds() if reactor is not None else time.time()
+        return self._reactor.seconds()
 
     def __repr__(self):
         return "<SQLiteStorage %s>" % (self.path,)

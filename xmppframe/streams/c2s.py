@@ -18,7 +18,7 @@ from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from xmppframe.errors import StreamError
-from xmppframe.interfaces import IClientSession
+from xmppframe.interfaces import IClientSession, INegotiatingStream
 from xmppframe.jid import makeJID
 from xmppframe.streams.negotiation import BindResponder, SASLResponder, StartTLSResponder
 from xmppframe.streams.tls import tlsConnectionOf
@@ -42,7 +42,7 @@ def _versionTuple(text):
         return None
 
 
-@implementer(IClientSession)
+@implementer(IClientSession, INegotiatingStream)
 class C2SStream(XMLStream):
     """
     One client connection.
@@ -51,15 +51,18 @@ class C2SStream(XMLStream):
     @ivar authenticated: the SASL-authenticated username, or C{None}.
     @ivar jid: C{None} until authentication, then the bare JID, then the
         full JID once bound.
+
+    @param context: the L{xmppframe.streams.context.StreamContext}.
     """
 
     kind = "c2s"
     _log = Logger()
 
-    def __init__(self, server, directTLS=False):
-        XMLStream.__init__(self, server, server.reactor)
-        self.config = server.config.c2s
-        self.tlsContext = server.tlsContext
+    def __init__(self, context, directTLS=False):
+        XMLStream.__init__(self, context)
+        self.config = context.c2sConfig
+        self.tlsContext = context.tlsContext
+        self._router = context.router
         self.requireEncryption = self.config.require_encryption
         self.mechanisms = self.config.mechanisms
         self.encrypted = directTLS
@@ -77,7 +80,7 @@ class C2SStream(XMLStream):
         self.saslMechanism = None
         self._streamId = None
         self._lastData = 0.0
-        self._responders = server.responders
+        self._responders = context.responders
         self._handlers = {}
         self._ended = False
         #: Callables C{f(session, stanza)} shown every stanza L{send} is
@@ -147,7 +150,7 @@ class C2SStream(XMLStream):
         # the header is refused, it goes out before the stream error.
         response = self._makeHeader(to)
         try:
-            host = self.server.hostFor(to) if to is not None else self.server.defaultHost
+            host = self.context.hostFor(to) if to is not None else self.context.defaultHost
             if host is None:
                 # RFC 6120 §4.9.3.6
                 raise StreamError("host-unknown", "This server does not serve %s" % (to,))
@@ -173,8 +176,8 @@ class C2SStream(XMLStream):
         """
         self._headerSent = True
         self._streamId = secrets.token_urlsafe(12)
-        host = self.server.hostFor(to) if to is not None else None
-        domain = (host or self.server.defaultHost).name
+        host = self.context.hostFor(to) if to is not None else None
+        domain = (host or self.context.defaultHost).name
         return (
             "<?xml version='1.0'?>"
             "<stream:stream xmlns='%s' xmlns:stream='%s' id='%s' from='%s' "
@@ -188,13 +191,13 @@ class C2SStream(XMLStream):
 
         Every login asks twice, and the answer is nearly always one of a
         few: when every responder can say what its offer depends on
-        (C{offerKey}, see L{xmppframe.module.ModuleAPI.addStreamResponder}),
+        (C{offerKey}, see L{xmppframe.api.module.ModuleAPI.addStreamResponder}),
         the answer is kept in the server's L{FeaturesCache} under those keys.
         """
         responders = self._responders
         if self.host.responders:
             responders = tuple(responders) + tuple(self.host.responders)
-        cache = self.server.featuresCache
+        cache = self.context.featuresCache
         key = cache.keyFor(self, responders)
         if key is not None:
             cached = cache.get(key)
@@ -258,7 +261,7 @@ class C2SStream(XMLStream):
                     del reply.attrib["to"]
                 self.send(reply)
                 return
-        self.server.router.process(self, stanza)
+        self._router.process(self, stanza)
 
     # Negotiation callbacks (used by the responders)
 
@@ -302,7 +305,7 @@ class C2SStream(XMLStream):
         self._restart()
 
     def bindResource(self, resource):
-        full = self.server.sessions.bind(self, resource)
+        full = self.context.sessions.bind(self, resource)
         timer = self._timers.pop("auth", None)
         if timer is not None and timer.active():
             timer.cancel()
@@ -345,7 +348,7 @@ class C2SStream(XMLStream):
     def _endSession(self):
         if not self._ended and self.jid is not None and self.jid.resource is not None:
             self._ended = True
-            self.server.sessionEnded(self)
+            self.context.sessions.unbind(self)
 
     def __repr__(self):
         return "<C2SStream %s from %s>" % (self.jid, self.peerHost)
@@ -362,12 +365,12 @@ class C2SFactory(Factory):
     #: stop lines would only repeat it.
     noisy = False
 
-    def __init__(self, server, directTLS=False):
-        self.server = server
+    def __init__(self, context, directTLS=False):
+        self.context = context
         self.directTLS = directTLS
 
     def buildProtocol(self, addr):
-        protocol = C2SStream(self.server, directTLS=self.directTLS)
+        protocol = C2SStream(self.context, directTLS=self.directTLS)
         protocol.factory = self
         return protocol
 
@@ -410,10 +413,11 @@ class FeaturesCache:
         self._entries[key] = value
 
 
-def directTLSFactory(server):
+def directTLSFactory(context):
     """
-    A factory for a Direct TLS c2s listener (XEP-0368).
+    A factory for a Direct TLS c2s listener (XEP-0368), with the TLS
+    context of C{context} as it is now (the server's certificates loaded).
     """
-    factory = TLSMemoryBIOFactory(server.tlsContext, False, C2SFactory(server, directTLS=True))
+    factory = TLSMemoryBIOFactory(context.tlsContext, False, C2SFactory(context, directTLS=True))
     factory.noisy = False
     return factory

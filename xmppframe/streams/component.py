@@ -210,6 +210,9 @@ class ComponentStream(XMLStream):
 
     @ivar jid: the component's domain as a JID once the handshake
         succeeded, else C{None}.
+
+    @param context: the L{xmppframe.streams.context.StreamContext}; its
+        C{components} registry knows the domains and secrets.
     """
 
     kind = "component"
@@ -218,10 +221,13 @@ class ComponentStream(XMLStream):
     #: A component that broke the protocol is cut off at once.
     dropAfterError = True
 
-    def __init__(self, server):
-        XMLStream.__init__(self, server, server.reactor)
-        self.registry = server.components
-        self.config = server.config.components
+    def __init__(self, context):
+        XMLStream.__init__(self, context)
+        self.registry = context.components
+        self.config = context.componentsConfig
+        self._c2sConfig = context.c2sConfig
+        self._router = context.router
+        self._jids = context.router.jids
         self.jid = None
         self.domain = None
         self._streamID = None
@@ -230,12 +236,12 @@ class ComponentStream(XMLStream):
 
     @property
     def closeGrace(self):
-        return self.server.config.c2s.close_grace
+        return self._c2sConfig.close_grace
 
     def connectionMade(self):
         peer = self.transport.getPeer()
         self.peerHost = getattr(peer, "host", str(peer))
-        c2s = self.server.config.c2s
+        c2s = self._c2sConfig
         self._startParsing(NS.COMPONENT_ACCEPT, c2s.max_stanza_size, maxPending=c2s.max_pending)
         self._timers["handshake"] = self.callLater(
             self.config.handshake_timeout, self._handshakeTimedOut)
@@ -330,7 +336,7 @@ class ComponentStream(XMLStream):
         sender = None
         if claimed is not None:
             try:
-                sender = self.server.router.jids.parse(claimed)
+                sender = self._jids.parse(claimed)
             except InvalidJID:
                 sender = None
         if sender is None or sender.domain != self.domain:
@@ -344,7 +350,7 @@ class ComponentStream(XMLStream):
         if stanza.get("to") is None:
             self._bounce(stanza, StanzaError("bad-request", text="A 'to' address is required"))
             return
-        self.server.router.route(stanza)
+        self._router.route(stanza)
 
     def _bounce(self, stanza, error):
         if not isError(stanza):
@@ -377,10 +383,10 @@ class ComponentFactory(Factory):
 
     noisy = False
 
-    def __init__(self, server):
-        self.server = server
+    def __init__(self, context):
+        self.context = context
 
     def buildProtocol(self, addr):
-        protocol = ComponentStream(self.server)
+        protocol = ComponentStream(self.context)
         protocol.factory = self
         return protocol

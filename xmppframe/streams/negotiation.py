@@ -25,34 +25,6 @@ from xmppframe.xml.stanza import errorReply, iqResult, makeElement
 _log = Logger()
 
 
-class InformativeFeature:
-    """
-    A stream feature that is advertised and never negotiated: one empty
-    element offered with the features after authentication, until a
-    resource is bound, handling no elements (e.g. roster versioning,
-    RFC 6121 §2.6.1, or pre-approval, §3.4).  Subclasses name the element
-    with L{NAMESPACE} and L{LOCAL}.
-    """
-
-    NAMESPACE = None
-    LOCAL = None
-
-    def offerKey(self, stream):
-        """
-        Whether it is offered: all its offer depends on.
-        """
-        return (stream.authenticated is not None and stream.jid is not None
-                and stream.jid.resource is None)
-
-    def offer(self, stream):
-        if not self.offerKey(stream):
-            return []
-        return [makeElement(self.NAMESPACE, self.LOCAL)]
-
-    def handlers(self, stream):
-        return {}
-
-
 class StartTLSResponder:
     """
     STARTTLS (RFC 6120 §5.4).  Offered until the stream is encrypted, and
@@ -208,7 +180,7 @@ class SASLResponder:
             stream.sendBytes(_SASL_CHALLENGE % (base64.b64encode(result.data),))
             return
         state.clear()
-        stream.server.authThrottle.succeeded(stream.peerHost)
+        stream.context.authThrottle.succeeded(stream.peerHost)
         if result.data:
             stream.sendBytes(_SASL_SUCCESS % (base64.b64encode(result.data),))
         else:
@@ -231,7 +203,7 @@ class SASLResponder:
         state.clear()
         stream.saslFailures += 1
         if failure.condition in ("not-authorized", "invalid-authzid"):
-            delay = stream.server.authThrottle.failed(stream.peerHost)
+            delay = stream.context.authThrottle.failed(stream.peerHost)
         else:
             delay = 0
         state["busy"] = True

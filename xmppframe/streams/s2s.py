@@ -274,7 +274,8 @@ class _S2SStream(XMLStream):
     What both directions share beyond every L{XMLStream}: the manager,
     negotiation elements, STARTTLS restarts.
 
-    @ivar manager: the L{xmppframe.streams.s2smanager.S2SManager}.
+    @ivar manager: the L{xmppframe.streams.s2smanager.S2SManager}, whose
+        C{context} is the stream's.
     """
 
     _log = Logger()
@@ -283,9 +284,10 @@ class _S2SStream(XMLStream):
     jid = None
 
     def __init__(self, manager, directTLS=False):
-        XMLStream.__init__(self, manager.server, manager.reactor)
+        XMLStream.__init__(self, manager.context)
         self.manager = manager
         self.config = manager.config
+        self._jids = manager.context.router.jids
         self.encrypted = directTLS
         self.streamID = None
 
@@ -347,16 +349,16 @@ class S2SInStream(_S2SStream):
         self._write(_streamHeader(
             id=self.streamID, to=self.claimedDomain,
             version="1.0" if self._version1 else None,
-            **{"from": self.localDomain or self.server.defaultHost.name}))
+            **{"from": self.localDomain or self.context.defaultHost.name}))
 
     def _onHeader(self, header):
         attrib = header.attrib
         to = attrib.get("to")
-        host = self.server.hostFor(to) if to else None
+        host = self.context.hostFor(to) if to else None
         claimed = attrib.get("from")
         if claimed:
             try:
-                claimed = self.server.router.jids.parse(claimed).domain
+                claimed = self._jids.parse(claimed).domain
             except InvalidJID:
                 claimed = None
         self.claimedDomain = claimed
@@ -450,7 +452,7 @@ class S2SInStream(_S2SStream):
             except (binascii.Error, ValueError):
                 return self._saslFailure("incorrect-encoding")
         try:
-            domain = self.server.router.jids.parse(domain).domain if domain else None
+            domain = self._jids.parse(domain).domain if domain else None
         except InvalidJID:
             domain = None
         if domain is None or (self.claimedDomain and domain != self.claimedDomain):
@@ -480,14 +482,14 @@ class S2SInStream(_S2SStream):
             self.close("not-authorized", "Dialback is not accepted here")
             return
         originating, receiving = element.get("from"), element.get("to")
-        jids = self.server.router.jids
+        jids = self._jids
         try:
             originating = jids.parse(originating).domain
             receiving = jids.parse(receiving).domain
         except (InvalidJID, TypeError, AttributeError):
             self.close("improper-addressing", "db:result needs 'from' and 'to' domains")
             return
-        if self.server.hostFor(receiving) is None:
+        if self.context.hostFor(receiving) is None:
             self.close("host-unknown", "This server does not serve %s" % (receiving,))
             return
         key = (element.text or "").strip()
@@ -534,7 +536,7 @@ class S2SInStream(_S2SStream):
         if not receiving or not originating or not streamID:
             self.close("improper-addressing", "db:verify needs 'from', 'to' and 'id'")
             return
-        if self.server.hostFor(originating) is None:
+        if self.context.hostFor(originating) is None:
             self.close("host-unknown", "This server does not serve %s" % (originating,))
             return
         expected = dialbackKey(self.manager.secret, receiving, originating, streamID)
@@ -553,14 +555,14 @@ class S2SInStream(_S2SStream):
         if not sender or not recipient:
             self.close("improper-addressing", "s2s stanzas need 'from' and 'to'")
             return
-        jids = self.server.router.jids
+        jids = self._jids
         try:
             senderDomain = jids.parse(sender).domain
             recipientDomain = jids.parse(recipient).domain
         except InvalidJID:
             self.close("improper-addressing", "Malformed address")
             return
-        if self.server.hostFor(recipientDomain) is None:
+        if self.context.hostFor(recipientDomain) is None:
             self.close("host-unknown", "This server does not serve %s" % (recipientDomain,))
             return
         if (senderDomain, recipientDomain) not in self.authenticated:
@@ -577,7 +579,7 @@ class S2SInStream(_S2SStream):
         §4.2.2: s2s streams are one-way); stanzas for the peer go out
         through the manager.
         """
-        self.manager.route(stanza, self.server.router.jids.parse(stanza.get("to")))
+        self.manager.route(stanza, self._jids.parse(stanza.get("to")))
 
     def _connectionGone(self, reason):
         self._log.info("s2s-in {peer} closed", peer=self.peerHost)
@@ -620,7 +622,7 @@ class S2SOutStream(_S2SStream):
         self._failed = False
         self._multiplexPending = set()
         self.routes = {}
-        self.host = self.server.hostFor(localDomain)
+        self.host = self.context.hostFor(localDomain)
 
     @property
     def requireEncryption(self):

@@ -75,7 +75,8 @@ class _OutFactory(Factory):
 
 class S2SManager:
     """
-    Federation for one L{xmppframe.server.Server}.
+    Federation for one server, seen through its
+    L{xmppframe.streams.context.StreamContext}.
 
     @ivar routes: remote domain -> client endpoint description; starts as
         the config's C{[s2s.routes]}, and may be changed (tests point it at
@@ -84,15 +85,19 @@ class S2SManager:
     @ivar verifier: the L{CertificateVerifier} for peers' certificates.
     @ivar serverTLS: the receiving side's TLS context (set by L{prepareTLS}).
 
+    @ivar context: the L{xmppframe.streams.context.StreamContext}: the
+        manager and its streams see nothing else of the server.
+
     @param resolver: an C{IResolver} for SRV lookups (Twisted's by default).
     """
 
     _log = Logger()
 
-    def __init__(self, server, reactor=None, resolver=None):
-        self.server = server
-        self.config = server.config.s2s
-        self.reactor = reactor if reactor is not None else server.reactor
+    def __init__(self, context, resolver=None):
+        self.context = context
+        self.config = context.s2sConfig
+        self.reactor = context.reactor
+        self.router = context.router
         self.resolver = resolver
         self.routes = dict(self.config.routes)
         self.verifier = CertificateVerifier(self.config.ca_file)
@@ -106,7 +111,7 @@ class S2SManager:
     @property
     def secret(self):
         if self._secret is None:
-            self._secret = loadSecret(self.config.dialback_secret, self.server.config.data_dir)
+            self._secret = loadSecret(self.config.dialback_secret, self.context.dataDir)
         return self._secret
 
     def prepareTLS(self, certificates, defaultName):
@@ -157,10 +162,10 @@ class S2SManager:
     def _localDomainOf(self, stanza):
         sender = stanza.get("from")
         try:
-            domain = self.server.router.jids.parse(sender).domain if sender else None
+            domain = self.router.jids.parse(sender).domain if sender else None
         except InvalidJID:
             domain = None
-        if domain is not None and self.server.hostFor(domain) is not None:
+        if domain is not None and self.context.hostFor(domain) is not None:
             return domain
         return None
 
@@ -296,7 +301,7 @@ class S2SManager:
         reply = errorReply(toClientNamespace(serverStanza), StanzaError(condition, text=text))
         if reply.get("to") is None or reply.get("from") is None:
             return
-        self.server.router.route(reply)
+        self.router.route(reply)
 
     # Callbacks from outbound streams
 
@@ -460,7 +465,7 @@ class S2SManager:
         'from' being vouched for by the stream's authentication.
         """
         try:
-            self.server.router.route(stanza)
+            self.router.route(stanza)
         except Exception:
             self._log.failure("Routing a stanza from {peer} failed", peer=stream.peerHost)
 

@@ -48,10 +48,11 @@ class XMLStream(Protocol):
     and this class's C{connectionLost} from its own.  It may extend
     L{_closeStarted}, called once when the stream starts closing.
 
-    @ivar server: the L{xmppframe.server.Server}; it is told of the stream
+    @ivar context: the L{xmppframe.streams.context.StreamContext}, all the
+        stream sees of the server; it is told of the stream
         (C{streamStarted}, C{streamEnded}) and its C{writes} batches the
         stream's stanzas.
-    @ivar reactor: the reactor the stream's timers run on.
+    @ivar reactor: the reactor the stream's timers run on (the context's).
     @ivar closing: whether the stream is closing or closed; nothing more is
         read or sent.
     @ivar peerHost: the peer's address, for log lines.
@@ -66,9 +67,11 @@ class XMLStream(Protocol):
     #: than after the peer's closing tag.
     dropAfterError = False
 
-    def __init__(self, server, reactor):
-        self.server = server
-        self.reactor = reactor
+    def __init__(self, context):
+        self.context = context
+        self.reactor = context.reactor
+        # Read once here rather than through the context for each stanza.
+        self._writes = context.writes
         self.closing = False
         self.peerHost = None
         self._parser = None
@@ -106,7 +109,7 @@ class XMLStream(Protocol):
             maxStanzaSize=maxStanzaSize, contentNamespaces=frozenset({contentNamespace}))
         if readRate > 0:
             self._shaper = ReadShaper(readRate, readBurst, self.reactor.seconds())
-        self.server.streamStarted(self)
+        self.context.streamStarted(self)
 
     def dataReceived(self, data):
         if self.closing or self._parser is None:
@@ -161,7 +164,7 @@ class XMLStream(Protocol):
     def connectionLost(self, reason):
         self.closing = True
         self._outgoing = None
-        self.server.streamEnded(self)
+        self.context.streamEnded(self)
         for timer in self._timers.values():
             if timer.active():
                 timer.cancel()
@@ -202,7 +205,7 @@ class XMLStream(Protocol):
             outgoing.append(data)
         elif self._coalesce:
             self._outgoing = [data]
-            self.server.writes.queue(self)
+            self._writes.queue(self)
         elif writeStanza(self.transport, data) and self._maxPending:
             self._checkPending()
 

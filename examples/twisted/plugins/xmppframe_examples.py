@@ -7,9 +7,6 @@ options (C{domain}, plus the service's own) are validated at load.
 
 from xmppframe.modules import ModulePlugin
 
-echo = ModulePlugin("echo", (), "examples.echo_component.EchoModule",
-                    "An echo service (examples/echo_component.py)")
-rpc = ModulePlugin("rpc", (), "examples.jabber_rpc.RPCModule",
-                   "XEP-0009 Jabber-RPC exposing Python functions (examples/jabber_rpc.py)")
-irc = ModulePlugin("irc", (), "examples.irc_gateway.IRCGatewayModule",
-                   "An IRC gateway: channels as MUC rooms (examples/irc_gateway.py)")
+echo = ModulePlugin("examples.echo_component.EchoModule")
+rpc = ModulePlugin("examples.jabber_rpc.RPCModule")
+irc = ModulePlugin("examples.irc_gateway.IRCGatewayModule")

@@ -3,9 +3,12 @@ The module API: what a feature module sees of the server.
 
 A module gets one L{ModuleAPI} for the host it is loaded into and reaches
 the rest of the server only through it: hooks on the host's event bus,
-disco features, stores, its options, and the router.  Everything it hooks
-through the API is unhooked when it is unloaded.
+disco features, stores, its options, the router, iq requests and pushes,
+and the services other modules provide.  Everything it hooks or provides
+through the API is withdrawn when it is unloaded.
 """
+
+from types import MappingProxyType
 
 from zope.interface import implementer
 
@@ -16,6 +19,9 @@ from xmppframe.events import iqEvent
 from xmppframe.interfaces import IModule
 from xmppframe.xml.stanza import errorReply, iqResult
 
+from xmppframe.api.priorities import BANDS, Priority
+from xmppframe.api.requests import RequestTracker
+
 
 class ModuleAPI:
     """
@@ -25,7 +31,8 @@ class ModuleAPI:
     @ivar router: the L{IRouter}.
     @ivar sessions: the L{ISessionManager}.
     @ivar reactor: the reactor, for timers and threads.
-    @ivar options: the module's options from the config (a dict).
+    @ivar options: the module's options, validated against its
+        C{optionSchema} with every default filled in (a read-only mapping).
     """
 
     def __init__(self, name, host, router, sessions, storage, reactor, options=None):
@@ -35,8 +42,10 @@ class ModuleAPI:
         self.sessions = sessions
         self.storage = storage
         self.reactor = reactor
-        self.options = dict(options or {})
+        self._options = dict(options or {})
+        self.options = MappingProxyType(self._options)
         self.log = Logger(namespace="xmppframe.modules." + name)
+        self._provided = []
         self._hooks = []
         self._accountFeatures = []
         self._discoItems = []
@@ -44,10 +53,28 @@ class ModuleAPI:
         self._responders = []
         self._elementHandlers = []
 
-    def hook(self, name, handler, priority=0):
+    def declareOptions(self, schema):
         """
-        Call C{handler(event)} for the event C{name} on this host.
+        Fill in the default of every option of C{schema} (name ->
+        L{ModuleOption}) that was not given: the server gives validated
+        values for all of them, and so a module only ever reads
+        C{self.options[name]}.  (Unknown options are the config check's
+        to refuse, with the key's path.)
         """
+        for key, option in schema.items():
+            self._options.setdefault(key, option.default)
+
+    def hook(self, name, handler, priority=Priority.DEFAULT):
+        """
+        Call C{handler(event)} for the event C{name} on this host, in the
+        band C{priority} (a L{Priority}).  The handler claims the event by
+        returning anything but C{None}; it may return a Deferred (or be a
+        coroutine function) to wait: the router then holds the stanza, and
+        later ones from the same origin, until it fires (C{None}: go on
+        with the next handler).
+        """
+        if priority not in BANDS:
+            raise ValueError("priority %r is not one of the bands of Priority" % (priority,))
         entry = self.host.events.hook(name, handler, priority)
         self._hooks.append(entry)
         return entry
@@ -83,6 +110,58 @@ class ModuleAPI:
             return True
 
         return self.hook(iqEvent(type, target, payloadName), onIQ, priority)
+
+    # Requests
+
+    def _tracker(self):
+        services = self.host.services
+        if services.requests is None:
+            services.requests = RequestTracker(self.host, self.router, self.reactor)
+        return services.requests
+
+    def request(self, iq, timeout=30.0):
+        """
+        Send C{iq}, a get or set with 'to' and 'from' (this host, or one of
+        its accounts), and wait for its answer (RFC 6120 §8.2.3).
+
+        @return: a Deferred of the result iq; it fails with the
+            L{StanzaError} the entity answered, or with
+            L{xmppframe.api.RequestTimedOut} after C{timeout} seconds.
+        """
+        return self._tracker().request(iq, timeout)
+
+    def push(self, user, payload, sessions=None):
+        """
+        Send an iq set of C{payload} from the account C{user}'s bare JID to
+        each of C{sessions} (by default every bound session of the account),
+        a roster or privacy list push (RFC 6121 §2.1.6, XEP-0016 §2.6).  The
+        clients' answers are absorbed: RFC 6121 §2.1.6 says the server
+        SHOULD NOT care what they are.
+        """
+        if sessions is None:
+            sessions = self.sessions.sessionsFor(self._bareJID(user))
+        self._tracker().push(sessions, payload)
+
+    def _bareJID(self, user):
+        text = "%s@%s" % (user, self.host.name)
+        return self.sessions.knownJID(text) or self.router.jids.parse(text)
+
+    # Services
+
+    def provide(self, interface, provider):
+        """
+        Offer C{provider} to the other modules of this host as the
+        provider of the zope interface C{interface}, until unloaded.
+        """
+        self.host.services.provide(interface, provider)
+        self._provided.append((interface, provider))
+
+    def service(self, interface):
+        """
+        @return: what provides C{interface} on this host, or C{None} (the
+            module that provides it should be among the dependencies).
+        """
+        return self.host.services.get(interface)
 
     def _answer(self, event, value):
         child = None if value is True or value is None else value
@@ -176,10 +255,10 @@ class ModuleAPI:
                   "archive": self.storage.archive}[kind]
         return opener(self.host.name, name)
 
-    def option(self, name, default=None):
-        return self.options.get(name, default)
-
     def unhookAll(self):
+        for interface, provider in self._provided:
+            self.host.services.withdraw(interface, provider)
+        del self._provided[:]
         for namespace in self._accountFeatures:
             self.host.removeAccountFeature(namespace)
         del self._accountFeatures[:]
@@ -203,21 +282,28 @@ class ModuleAPI:
 @implementer(IModule)
 class Module:
     """
-    A base class for modules: subclasses set C{name}, override C{load} to
-    hook what they need through C{self.api}, and get C{unload} for free.
+    A base class for modules: subclasses declare what they are once, as
+    class attributes (the plugin entry, C{xmppframe modules} and the config
+    check all read them from here), override C{load} to hook what they
+    need through C{self.api}, and get C{unload} for free.
     """
 
+    #: The name hosts list in their C{modules}.
     name = None
+    #: One line saying what it does, for C{xmppframe modules}.
+    summary = ""
+    #: The names of the modules it needs loaded first.
     dependencies = ()
     #: The specifications it implements, e.g. C{("XEP-0199",)}, listed by
     #: C{xmppframe modules}.
     xeps = ()
-    #: name -> L{xmppframe.config.ModuleOption}; the validated values are
-    #: in C{self.api.options}.
+    #: name -> L{ModuleOption}; the validated values are in
+    #: C{self.api.options}.
     optionSchema = {}
 
     def __init__(self, api):
         self.api = api
+        api.declareOptions(self.optionSchema)
 
     def load(self):
         pass

@@ -1,0 +1,135 @@
+"""
+The module API is the only door: what holds the code to the shape
+docs/architecture.md describes.
+"""
+
+import ast
+import os
+
+from twisted.trial import unittest
+
+import xmppframe
+from xmppframe.api import Module
+from xmppframe.modules import availableModules
+
+_ROOT = os.path.dirname(os.path.abspath(xmppframe.__file__))
+
+#: What a feature module may import of xmppframe.
+_ALLOWED = ("xmppframe.api", "xmppframe.xml", "xmppframe.errors")
+
+#: The core that routes stanzas knows nothing of streams, config or assembly.
+_CORE = ("router.py", "events.py", "session.py", "host.py", "service.py")
+_NOT_IN_CORE = ("xmppframe.streams", "xmppframe.config", "xmppframe.server", "xmppframe.tap")
+
+
+def _imports(path):
+    """
+    The dotted names of everything the file at C{path} imports (at any
+    depth: a function's import counts too).
+    """
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+            names.extend(node.module + "." + alias.name for alias in node.names)
+    return names
+
+
+def _moduleFiles():
+    base = os.path.join(_ROOT, "modules")
+    for directory, _, files in os.walk(base):
+        for name in files:
+            if name.endswith(".py") and not (directory == base and name == "__init__.py"):
+                yield os.path.join(directory, name)
+
+
+def _within(name, prefixes):
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+class ModuleImportTests(unittest.TestCase):
+
+    def test_modulesImportOnlyTheAPI(self):
+        """
+        A feature module imports C{xmppframe.api}, C{xmppframe.xml} and
+        C{xmppframe.errors}, and nothing else of xmppframe: not streams,
+        config, storage drivers or another module.
+        """
+        leaks = []
+        for path in _moduleFiles():
+            for name in _imports(path):
+                if name == "xmppframe" or (name.startswith("xmppframe.")
+                                           and not _within(name, _ALLOWED)):
+                    leaks.append("%s imports %s" % (os.path.relpath(path, _ROOT), name))
+        self.assertEqual(leaks, [])
+
+    def test_coreImportsNoAssembly(self):
+        """
+        The routing core (router, events, sessions, hosts, the service base)
+        imports neither the streams nor the config parser nor the assembly.
+        """
+        leaks = []
+        for name in _CORE:
+            for imported in _imports(os.path.join(_ROOT, name)):
+                if _within(imported, _NOT_IN_CORE):
+                    leaks.append("%s imports %s" % (name, imported))
+        self.assertEqual(leaks, [])
+
+    test_coreImportsNoAssembly.todo = "service.py is being split (the XEP-0114 client)"
+
+    def test_checkerSeesLeaks(self):
+        """
+        The import check finds a leak in a function body as well.
+        """
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write("def f():\n    from xmppframe.config import parseConfig\n")
+        self.assertIn("xmppframe.config", _imports(path))
+
+
+class ModuleMetadataTests(unittest.TestCase):
+    """
+    What a module is is declared once, on its class; the plugin entry, the
+    admin command and the config check read it from there.
+    """
+
+    def setUp(self):
+        self.factories = availableModules()
+
+    def test_everyBuiltInModuleDeclares(self):
+        for name, factory in self.factories.items():
+            moduleClass = factory.moduleClass
+            if not moduleClass.__module__.startswith("xmppframe."):
+                continue
+            self.assertTrue(issubclass(moduleClass, Module), name)
+            self.assertEqual(moduleClass.name, name)
+            self.assertTrue(moduleClass.summary, "%s has no summary" % (name,))
+            self.assertTrue(moduleClass.xeps, "%s names no specification" % (name,))
+            for spec in moduleClass.xeps:
+                self.assertRegex(spec, r"^(XEP-\d{4}|RFC \d{4}( §[\d.]+)?)$")
+            for dependency in moduleClass.dependencies:
+                self.assertIn(dependency, self.factories, "%s needs %s" % (name, dependency))
+
+    def test_pluginDerivesFromClass(self):
+        for name, factory in self.factories.items():
+            moduleClass = factory.moduleClass
+            self.assertEqual(factory.dependencies, tuple(moduleClass.dependencies))
+            self.assertEqual(factory.xeps, tuple(moduleClass.xeps))
+            self.assertIs(factory.optionSchema, moduleClass.optionSchema)
+
+    def test_defaultsPassTheirChecks(self):
+        """
+        Every option's default is of its kind and passes its own check.
+        """
+        from xmppframe.config import parseConfig, validateModuleOptions
+        for name, factory in self.factories.items():
+            config = parseConfig({"hosts": {"example.org": {"modules": [name]}}}, ".")
+            values = validateModuleOptions(config, "example.org", name, factory.optionSchema)
+            self.assertEqual(set(values), set(factory.optionSchema), name)
+
+    def test_privacyDependsOnRoster(self):
+        self.assertIn("roster", self.factories["privacy"].dependencies)
