@@ -57,7 +57,7 @@ from twisted.internet import protocol
 from twisted.logger import Logger
 from twisted.words.protocols import irc
 
-from xmppframe.config import ModuleOption
+from xmppframe.api import ModuleOption
 from xmppframe.errors import StanzaError
 from xmppframe.jid import InvalidJID, makeJID
 from xmppframe.service import Service, serviceModule

@@ -5,7 +5,9 @@ docs/architecture.md describes.
 
 import ast
 import os
+import sys
 
+from twisted.internet import utils
 from twisted.trial import unittest
 
 import xmppframe
@@ -18,7 +20,7 @@ _ROOT = os.path.dirname(os.path.abspath(xmppframe.__file__))
 _ALLOWED = ("xmppframe.api", "xmppframe.xml", "xmppframe.errors")
 
 #: The core that routes stanzas knows nothing of streams, config or assembly.
-_CORE = ("router.py", "events.py", "session.py", "host.py", "service.py")
+_CORE = ("router.py", "events.py", "session.py", "host.py", "service.py", "inprocess.py")
 _NOT_IN_CORE = ("xmppframe.streams", "xmppframe.config", "xmppframe.server", "xmppframe.tap")
 
 
@@ -69,8 +71,9 @@ class ModuleImportTests(unittest.TestCase):
 
     def test_coreImportsNoAssembly(self):
         """
-        The routing core (router, events, sessions, hosts, the service base)
-        imports neither the streams nor the config parser nor the assembly.
+        The routing core (router, events, sessions, hosts, the service base
+        and its in-process runner) imports neither the streams nor the
+        config parser nor the assembly.
         """
         leaks = []
         for name in _CORE:
@@ -79,7 +82,24 @@ class ModuleImportTests(unittest.TestCase):
                     leaks.append("%s imports %s" % (name, imported))
         self.assertEqual(leaks, [])
 
-    test_coreImportsNoAssembly.todo = "service.py is being split (the XEP-0114 client)"
+    def test_serviceLoadsNoAssembly(self):
+        """
+        Importing the service base in a fresh interpreter loads none of the
+        streams, the config parser or the assembly, not even through another
+        module: a service does not drag the server in.
+        """
+        code = ("import sys, xmppframe.service; print(' '.join("
+                "name for name in sys.modules if name.startswith('xmppframe.')))")
+        d = utils.getProcessOutputAndValue(sys.executable, ("-c", code), env=os.environ,
+                                           path=os.path.dirname(_ROOT))
+
+        def check(result):
+            out, err, status = result
+            self.assertEqual(status, 0, err)
+            loaded = out.decode("ascii").split()
+            self.assertIn("xmppframe.service", loaded)
+            self.assertEqual(sorted(name for name in loaded if _within(name, _NOT_IN_CORE)), [])
+        return d.addCallback(check)
 
     def test_checkerSeesLeaks(self):
         """

@@ -15,9 +15,9 @@ from twisted.trial import unittest
 
 from xmppframe.config import parseConfig
 from xmppframe.errors import StanzaError
+from xmppframe.inprocess import InProcessSession
 from xmppframe.interfaces import ISession
 from xmppframe.server import Server
-from xmppframe.inprocess import InProcessSession
 from xmppframe.service import Service, iqHandler
 from xmppframe.streams.component import ComponentStream
 from xmppframe.streams.componentclient import ComponentClientFactory, HandshakeRefused
@@ -143,6 +143,18 @@ class ServiceUnitTests(unittest.TestCase):
         self.service.detach()
         self.failureResultOf(d, ConnectionError)
         self.assertFalse(self.clock.getDelayedCalls())
+
+
+class EntryPointTests(unittest.TestCase):
+
+    def test_runnerNamedFromService(self):
+        """
+        A service's author names the base and the in-process runner from
+        L{xmppframe.service}; they are the runner module's own objects.
+        """
+        from xmppframe import inprocess, service
+        self.assertIs(service.serviceModule, inprocess.serviceModule)
+        self.assertIs(service.InProcessSession, inprocess.InProcessSession)
 
 
 class InProcessTests(unittest.TestCase):
