@@ -356,6 +356,13 @@ class ModuleHarness:
         """
         (host if host is not None else self.host).services.provide(interface, provider)
 
+    def withdraw(self, interface, host=None):
+        """
+        Take back what L{provide} offered for C{interface} on C{host}.
+        """
+        services = (host if host is not None else self.host).services
+        services.withdraw(interface, services.get(interface))
+
     def client(self, jid, available=False, priority=0, interested=False,
                sessionClass=FakeClientSession):
         """
