@@ -147,6 +147,29 @@ def stanzaErrorCondition(stanza):
     return None
 
 
+class StanzaAssertions:
+    """
+    Assertions on the replies a module sends, for a C{TestCase} to mix in.
+    """
+
+    def assertResult(self, reply, id=None):
+        """
+        C{reply} is an iq result (to the request C{id}, if given).
+        """
+        self.assertEqual(reply.get("type"), "result", etree.tostring(reply))
+        if id is not None:
+            self.assertEqual(reply.get("id"), id)
+
+    def assertStanzaError(self, reply, condition, id=None):
+        """
+        C{reply} is a stanza error of C{condition} (answering C{id}, if
+        given).
+        """
+        self.assertEqual(stanzaErrorCondition(reply), condition, etree.tostring(reply))
+        if id is not None:
+            self.assertEqual(reply.get("id"), id)
+
+
 class _Gate:
     """
     Answers that wait while C{paused} until L{release}, as a store or an
