@@ -14,6 +14,7 @@ from twisted.internet import task
 from twisted.internet.testing import StringTransport
 from twisted.trial import unittest
 
+from xmppframe.api.testing import ModuleHarness
 from xmppframe.config import parseConfig
 from xmppframe.server import Server
 from xmppframe.streams.c2s import C2SStream
@@ -60,6 +61,14 @@ class StreamTestCase(unittest.TestCase):
         data = transport.value()
         transport.clear()
         return data
+
+    def harness(self):
+        """
+        A module harness over this server's router, sessions and storage.
+        """
+        return ModuleHarness.over(self.server.router, self.server.sessions,
+                                  self.server.storage, self.clock,
+                                  host=self.server.hosts["localhost"])
 
     def assertStreamError(self, transport, condition):
         data = self.output(transport)
@@ -364,7 +373,6 @@ class ModuleStreamFeatureTests(StreamTestCase):
     """
 
     def test_moduleFeatureOffered(self):
-        from xmppframe.api.module import ModuleAPI
         from xmppframe.xml.stanza import makeElement
 
         class Marker:
@@ -375,8 +383,7 @@ class ModuleStreamFeatureTests(StreamTestCase):
                 return {}
 
         host = self.server.hosts["localhost"]
-        api = ModuleAPI("marker", host, self.server.router, self.server.sessions,
-                        self.server.storage, self.clock)
+        api = self.harness().api("marker", host=host)
         api.addStreamResponder(Marker())
         stream, transport = self.connect()
         stream.dataReceived(HEADER)
@@ -395,10 +402,7 @@ class FeaturesCacheTests(StreamTestCase):
     setUp = NegotiationTests.setUp
 
     def addResponder(self, responder):
-        from xmppframe.api.module import ModuleAPI
-        host = self.server.hosts["localhost"]
-        api = ModuleAPI("marker", host, self.server.router, self.server.sessions,
-                        self.server.storage, self.clock)
+        api = self.harness().api("marker", host=self.server.hosts["localhost"])
         api.addStreamResponder(responder)
         self.addCleanup(api.unhookAll)
 

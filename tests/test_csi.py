@@ -297,10 +297,7 @@ class StreamTests(StreamTestCase):
         return d
 
     def loadCSI(self):
-        harness = ModuleHarness.over(self.server.router, self.server.sessions,
-                                     self.server.storage, self.clock,
-                                     host=self.server.hosts["localhost"])
-        module = harness.load(CSIModule)
+        module = self.harness().load(CSIModule)
         self.addCleanup(module.unload)
 
     def output(self, transport):
