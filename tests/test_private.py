@@ -3,8 +3,6 @@ Tests for L{xmppframe.modules.private}: Private XML Storage (XEP-0049)
 through the real router, with fake sessions and the in-memory store.
 """
 
-from lxml import etree
-
 from zope.interface.verify import verifyObject
 
 from twisted.internet import defer

@@ -111,7 +111,7 @@ class DiscoModule(Module):
         if self._contactForm is None:
             options = self.api.options
             fields = [Field("%s-addresses" % (kind,), "list-multi", values=options[kind])
-                      for kind in CONTACT_KINDS if options.get(kind)]
+                      for kind in CONTACT_KINDS if options[kind]]
             # The options do not change while the module is loaded.
             self._contactForm = (
                 Form("result", NS.SERVERINFO, fields).toElement() if fields else False)
