@@ -176,29 +176,25 @@ class _Gate:
     account database behind a thread answers later.
     """
 
-    paused = False
+    def __init__(self):
+        self.paused = False
+        self._waiting = []
 
     def _answer(self, compute, key=None):
         paused = self.paused
         if paused is True or (paused and key in paused):
             d = defer.Deferred()
-            self._waiting().append((d, compute))
+            self._waiting.append((d, compute))
             return d
         return defer.succeed(compute())
-
-    def _waiting(self):
-        if "_pending" not in self.__dict__:
-            self._pending = []
-        return self._pending
 
     def release(self):
         """
         Stop pausing, and answer every call that waited, in order.
         """
         self.paused = False
-        waiting = self._waiting()
-        while waiting:
-            d, compute = waiting.pop(0)
+        while self._waiting:
+            d, compute = self._waiting.pop(0)
             d.callback(compute())
 
 
@@ -210,6 +206,7 @@ class FakeAccounts(_Gate):
     """
 
     def __init__(self, users=()):
+        _Gate.__init__(self)
         self.users = set(users)
 
     def userExists(self, username):
@@ -229,6 +226,7 @@ class FakeRoster(_Gate):
     """
 
     def __init__(self):
+        _Gate.__init__(self)
         self.items = {}
         self.pushes = []
 
