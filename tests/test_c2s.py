@@ -15,6 +15,7 @@ from zope.interface.verify import verifyObject
 from twisted.internet.testing import StringTransport
 from twisted.trial import unittest
 
+from xmppframe.api.testing import ModuleHarness
 from xmppframe.config import parseConfig
 from xmppframe.interfaces import IClientSession, INegotiatingStream
 from xmppframe.server import Server
@@ -62,6 +63,14 @@ class StreamTestCase(unittest.TestCase):
         data = transport.value()
         transport.clear()
         return data
+
+    def harness(self):
+        """
+        A module harness over this server's router, sessions and storage.
+        """
+        return ModuleHarness.over(self.server.router, self.server.sessions,
+                                  self.server.storage, self.clock,
+                                  host=self.server.hosts["localhost"])
 
     def assertStreamError(self, transport, condition):
         data = self.output(transport)
@@ -380,7 +389,6 @@ class ModuleStreamFeatureTests(StreamTestCase):
     """
 
     def test_moduleFeatureOffered(self):
-        from xmppframe.api.module import ModuleAPI
         from xmppframe.xml.stanza import makeElement
 
         class Marker:
@@ -391,8 +399,7 @@ class ModuleStreamFeatureTests(StreamTestCase):
                 return {}
 
         host = self.server.hosts["localhost"]
-        api = ModuleAPI("marker", host, self.server.router, self.server.sessions,
-                        self.server.storage, self.clock)
+        api = self.harness().api("marker", host=host)
         api.addStreamResponder(Marker())
         stream, transport = self.connect()
         stream.dataReceived(HEADER)
@@ -411,10 +418,7 @@ class FeaturesCacheTests(StreamTestCase):
     setUp = NegotiationTests.setUp
 
     def addResponder(self, responder):
-        from xmppframe.api.module import ModuleAPI
-        host = self.server.hosts["localhost"]
-        api = ModuleAPI("marker", host, self.server.router, self.server.sessions,
-                        self.server.storage, self.clock)
+        api = self.harness().api("marker", host=self.server.hosts["localhost"])
         api.addStreamResponder(responder)
         self.addCleanup(api.unhookAll)
 

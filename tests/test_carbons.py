@@ -9,21 +9,16 @@ from lxml import etree
 
 from zope.interface.verify import verifyObject
 
-from twisted.internet import task
 from twisted.trial import unittest
 
+from xmppframe.api.testing import (
+    FakeClientSession, ModuleHarness, parseStanza as parse, stanzaErrorCondition)
 from xmppframe.errors import StanzaError
 from xmppframe.events import MESSAGE_DELIVERED, outboundEvent
 from xmppframe.interfaces import IModule
 from xmppframe.jid import parseJID
-from xmppframe.api.module import ModuleAPI
-from xmppframe.modules.carbons import (
-    CARBONS, FORWARD, RECEIVED, SENT, CarbonCopy, CarbonsModule, isEligible)
-from xmppframe.router import Router
-from xmppframe.session import SessionManager
+from xmppframe.modules.carbons import RECEIVED, SENT, CarbonCopy, CarbonsModule, isEligible
 from xmppframe.xml import namespaces as NS
-
-from tests.fakes import FakeSession, makeHost, parse, stanzaErrorCondition
 
 CLIENT = "{%s}" % (NS.CLIENT,)
 
@@ -141,9 +136,9 @@ class CarbonCopyTests(unittest.TestCase):
         self.assertEqual(dict(wrapper.attrib), {
             "from": "alice@example.org", "to": "alice@example.org/phone", "type": "chat"})
         [received] = wrapper
-        self.assertEqual(received.tag, "{%s}received" % (CARBONS,))
+        self.assertEqual(received.tag, "{%s}received" % (NS.CARBONS,))
         [forwarded] = received
-        self.assertEqual(forwarded.tag, "{%s}forwarded" % (FORWARD,))
+        self.assertEqual(forwarded.tag, "{%s}forwarded" % (NS.FORWARD,))
         [inner] = forwarded
         self.assertEqual(inner.tag, CLIENT + "message")
         self.assertEqual(inner.get("from"), "bob@example.org/desk")
@@ -159,7 +154,7 @@ class CarbonCopyTests(unittest.TestCase):
         copy = CarbonCopy(SENT, message, parseJID("alice@example.org"))
         wrapper = etree.fromstring(copy.bytesFor(parseJID("alice@example.org/phone")))
         self.assertIsNone(wrapper.get("type"))
-        self.assertEqual(wrapper[0].tag, "{%s}sent" % (CARBONS,))
+        self.assertEqual(wrapper[0].tag, "{%s}sent" % (NS.CARBONS,))
 
     def test_addressEscaped(self):
         """
@@ -186,14 +181,14 @@ class CarbonCopyTests(unittest.TestCase):
         self.assertIsNone(message.get("to"))
 
 
-class SerializingSession(FakeSession):
+class SerializingSession(FakeClientSession):
     """
     A session that, like a client stream, takes already serialized
     stanzas; it keeps the bytes.
     """
 
     def __init__(self, *args, **kwargs):
-        FakeSession.__init__(self, *args, **kwargs)
+        FakeClientSession.__init__(self, *args, **kwargs)
         self.written = []
 
     def sendSerialized(self, data):
@@ -206,31 +201,22 @@ class CarbonsTestCase(unittest.TestCase):
     """
 
     def setUp(self):
-        self.sessions = SessionManager()
-        self.router = Router(self.sessions)
-        self.host = makeHost("example.org")
-        self.router.addHost(self.host)
-        self.api = ModuleAPI("carbons", self.host, self.router, self.sessions,
-                             self.host.storage, task.Clock())
-        self.module = CarbonsModule(self.api)
-        self.module.load()
+        self.harness = ModuleHarness("example.org")
+        self.host = self.harness.host
+        self.module = self.harness.load(CarbonsModule)
+        self.api = self.module.api
         self.addCleanup(self.module.unload)
+        self.send = self.harness.send
 
-    def connect(self, jid, priority=0, available=True, carbons=False, sessionClass=FakeSession):
-        full = parseJID(jid)
-        session = sessionClass(full.bare, host=self.host, available=available,
-                               priority=priority, manager=self.sessions)
-        self.sessions.bind(session, full.resource)
+    def connect(self, jid, priority=0, available=True, carbons=False,
+                sessionClass=FakeClientSession):
+        session = self.harness.client(jid, available=available, priority=priority,
+                                      sessionClass=sessionClass)
         if carbons:
-            self.send(session, "<iq type='set' id='c1'><enable xmlns='%s'/></iq>" % (CARBONS,))
-            [result] = session.take()
+            result = self.harness.ask(
+                session, "<iq type='set' id='c1'><enable xmlns='%s'/></iq>" % (NS.CARBONS,))
             self.assertEqual(result.get("type"), "result")
         return session
-
-    def send(self, origin, text):
-        stanza = parse(text)
-        self.router.process(origin, stanza)
-        return stanza
 
     def assertCarbon(self, session, direction, original):
         """
@@ -244,9 +230,9 @@ class CarbonsTestCase(unittest.TestCase):
         self.assertEqual(wrapper.get("to"), session.jid.full)
         self.assertEqual(wrapper.get("type"), original.get("type"))
         [container] = wrapper
-        self.assertEqual(container.tag, "{%s}%s" % (CARBONS, direction))
+        self.assertEqual(container.tag, "{%s}%s" % (NS.CARBONS, direction))
         [forwarded] = container
-        self.assertEqual(forwarded.tag, "{%s}forwarded" % (FORWARD,))
+        self.assertEqual(forwarded.tag, "{%s}forwarded" % (NS.FORWARD,))
         [inner] = forwarded
         self.assertEqual(inner.get("from"), original.get("from"))
         self.assertEqual(inner.findtext(CLIENT + "body"), original.findtext(CLIENT + "body"))
@@ -266,9 +252,9 @@ class EnableTests(CarbonsTestCase):
         §3: urn:xmpp:carbons:2 is in the host's disco features until the
         module is unloaded.
         """
-        self.assertIn(CARBONS, self.host.features())
+        self.assertIn(NS.CARBONS, self.host.features())
         self.module.unload()
-        self.assertNotIn(CARBONS, self.host.features())
+        self.assertNotIn(NS.CARBONS, self.host.features())
 
     def test_enableAndDisable(self):
         """
@@ -281,7 +267,7 @@ class EnableTests(CarbonsTestCase):
                                      ("disable", "", False),
                                      ("disable", " to='alice@example.org'", False)):
             self.send(phone, "<iq type='set' id='x'%s><%s xmlns='%s'/></iq>"
-                      % (to, payload, CARBONS))
+                      % (to, payload, NS.CARBONS))
             [result] = phone.take()
             self.assertEqual((result.get("type"), result.get("id")), ("result", "x"))
             self.assertEqual(self.module.isEnabled(phone), enabled)
@@ -381,7 +367,7 @@ class ReceivedCarbonTests(CarbonsTestCase):
             self.assertEqual(self.phone.take(), [])
 
     def test_disabled(self):
-        self.send(self.phone, "<iq type='set' id='d'><disable xmlns='%s'/></iq>" % (CARBONS,))
+        self.send(self.phone, "<iq type='set' id='d'><disable xmlns='%s'/></iq>" % (NS.CARBONS,))
         self.phone.take()
         self.send(self.bob, "<message to='alice@example.org/laptop' type='chat'>"
                             "<body>Hello</body></message>")
@@ -400,7 +386,7 @@ class ReceivedCarbonTests(CarbonsTestCase):
         [data] = watch.written
         wrapper = etree.fromstring(data)
         self.assertEqual(wrapper.get("to"), "alice@example.org/watch")
-        self.assertEqual(wrapper[0].tag, "{%s}received" % (CARBONS,))
+        self.assertEqual(wrapper[0].tag, "{%s}received" % (NS.CARBONS,))
         phoneCopy = etree.tostring(self.phone.take()[0])
         self.assertEqual(etree.tostring(wrapper).replace(b"/watch", b"/phone"), phoneCopy)
 
@@ -504,20 +490,15 @@ class DeliveryEventTests(unittest.TestCase):
     """
 
     def setUp(self):
-        self.sessions = SessionManager()
-        self.router = Router(self.sessions)
-        self.host = makeHost("example.org")
-        self.router.addHost(self.host)
+        self.harness = ModuleHarness("example.org")
+        self.router = self.harness.router
+        self.host = self.harness.host
         self.deliveries = []
         self.host.events.hook(MESSAGE_DELIVERED, self.deliveries.append)
         self.bob = self.connect("bob@example.org/desk")
 
     def connect(self, jid, priority=0):
-        full = parseJID(jid)
-        session = FakeSession(full.bare, host=self.host, available=True,
-                              priority=priority, manager=self.sessions)
-        self.sessions.bind(session, full.resource)
-        return session
+        return self.harness.client(jid, available=True, priority=priority)
 
     def test_fullJID(self):
         laptop = self.connect("alice@example.org/laptop")

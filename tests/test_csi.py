@@ -7,29 +7,32 @@ the real router, and with real client streams over in-memory transports.
 
 from zope.interface.verify import verifyObject
 
-from twisted.internet import task
 from twisted.trial import unittest
 
+from xmppframe.api.testing import FakeClientSession, ModuleHarness, parseStanza as parse
 from xmppframe.interfaces import IModule
-from xmppframe.jid import parseJID
-from xmppframe.api.module import ModuleAPI
-from xmppframe.modules.csi import CSI, CSIFeature, CSIModule, HeldPresence
-from xmppframe.router import Router
-from xmppframe.session import SessionManager
+from xmppframe.modules.csi import CSIFeature, CSIModule, HeldPresence
+from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import makeElement, serialize
 
-from tests.fakes import FakeSession, makeHost, parse
 from tests.test_c2s import StreamTestCase, makeServer
 
-ACTIVE = "{%s}active" % (CSI,)
-INACTIVE = "{%s}inactive" % (CSI,)
+ACTIVE = NS.qname(NS.CSI, "active")
+INACTIVE = NS.qname(NS.CSI, "inactive")
 
 
-class FilteredSession(FakeSession):
+class UnfilteredSession(FakeClientSession):
     """
-    A fake session whose C{sendFilters} are consulted as a client stream
-    consults them (as every L{FakeSession}'s are).
+    A session whose C{sendFilters} is C{None}: it cannot hold stanzas back.
     """
+
+    def __init__(self, *args, **kwargs):
+        FakeClientSession.__init__(self, *args, **kwargs)
+        self.sendFilters = None
+
+    def send(self, stanza):
+        if self.closed is None:
+            self.sent.append(stanza)
 
 
 class HeldPresenceTests(unittest.TestCase):
@@ -45,7 +48,7 @@ class HeldPresenceTests(unittest.TestCase):
         for presence in (first, other, latest):
             self.assertFalse(held.hold(presence))
         self.assertEqual(len(held), 2)
-        session = FakeSession("alice@example.org/phone")
+        session = FakeClientSession("alice@example.org/phone")
         held.release(session)
         self.assertEqual(session.take(), [other, latest])
         self.assertEqual(len(held), 0)
@@ -65,33 +68,20 @@ class CSITestCase(unittest.TestCase):
     options = {}
 
     def setUp(self):
-        self.sessions = SessionManager()
-        self.router = Router(self.sessions)
-        self.host = makeHost("example.org")
-        self.router.addHost(self.host)
-        self.api = ModuleAPI("csi", self.host, self.router, self.sessions,
-                             self.host.storage, task.Clock(), self.options)
-        self.module = CSIModule(self.api)
-        self.module.load()
+        self.harness = ModuleHarness("example.org")
+        self.host = self.harness.host
+        self.module = self.harness.load(CSIModule, self.options)
         self.addCleanup(self.module.unload)
+        self.send = self.harness.send
         self.phone = self.connect("alice@example.org/phone")
         self.bob = self.connect("bob@example.org/desk")
         self.carol = self.connect("carol@example.org/pad")
 
-    def connect(self, jid, sessionClass=FilteredSession):
-        full = parseJID(jid)
-        session = sessionClass(full.bare, host=self.host, available=True,
-                               manager=self.sessions)
-        self.sessions.bind(session, full.resource)
-        return session
+    def connect(self, jid, sessionClass=FakeClientSession):
+        return self.harness.client(jid, available=True, sessionClass=sessionClass)
 
     def state(self, session, tag):
-        self.host.elementHandlers[tag](session, makeElement(CSI, tag.rpartition("}")[2]))
-
-    def send(self, origin, text):
-        stanza = parse(text)
-        self.router.process(origin, stanza)
-        return stanza
+        self.host.elementHandlers[tag](session, makeElement(NS.CSI, tag.rpartition("}")[2]))
 
     def presence(self, origin, show=None):
         text = "<presence to='alice@example.org/phone'>%s</presence>" % (
@@ -114,7 +104,7 @@ class ModuleTests(CSITestCase):
         self.assertEqual(feature.offer(Stream()), [])
         Stream.authenticated = "alice"
         [offer] = feature.offer(Stream())
-        self.assertEqual(offer.tag, "{%s}csi" % (CSI,))
+        self.assertEqual(offer.tag, NS.qname(NS.CSI, "csi"))
         self.assertEqual(feature.handlers(Stream()), {})
 
     def test_unload(self):
@@ -134,14 +124,11 @@ class ModuleTests(CSITestCase):
         """
         Two modules cannot both handle one top-level element.
         """
-        other = ModuleAPI("other", self.host, self.router, self.sessions,
-                          self.host.storage, task.Clock())
+        other = self.harness.api("other")
         self.assertRaises(ValueError, other.addElementHandler, ACTIVE, lambda s, e: None)
 
     def test_badOption(self):
-        api = ModuleAPI("csi", self.host, self.router, self.sessions, self.host.storage,
-                        task.Clock(), {"max_held": 0})
-        self.assertRaises(ValueError, CSIModule(api).load)
+        self.assertRaises(ValueError, self.harness.create(CSIModule, {"max_held": 0}).load)
 
 
 class HoldingTests(CSITestCase):
@@ -288,8 +275,7 @@ class HoldingTests(CSITestCase):
         """
         A session that cannot hold stanzas is simply not held back.
         """
-        plain = self.connect("alice@example.org/plain", FakeSession)
-        plain.sendFilters = None
+        plain = self.connect("alice@example.org/plain", UnfilteredSession)
         self.state(plain, INACTIVE)
         presence = self.send(self.bob, "<presence to='alice@example.org/plain'/>")
         self.assertEqual(plain.take(), [presence])
@@ -311,11 +297,7 @@ class StreamTests(StreamTestCase):
         return d
 
     def loadCSI(self):
-        host = self.server.hosts["localhost"]
-        api = ModuleAPI("csi", host, self.server.router, self.server.sessions,
-                        self.server.storage, self.clock)
-        module = CSIModule(api)
-        module.load()
+        module = self.harness().load(CSIModule)
         self.addCleanup(module.unload)
 
     def output(self, transport):

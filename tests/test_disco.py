@@ -6,71 +6,23 @@ an extended information form (XEP-0128).
 
 from lxml import etree
 
-from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from twisted.internet import defer, task
 from twisted.trial import unittest
 
+from xmppframe.api.module import Module
+from xmppframe.api.testing import (
+    FakeRoster, ModuleHarness, parseStanza as parse, stanzaErrorCondition)
 from xmppframe.config import ConfigError, parseConfig, validateModuleOptions
 from xmppframe.xml.dataforms import Form, findForm
 from xmppframe.events import iqResponseEvent
 from xmppframe.interfaces import IModule, IRoster
-from xmppframe.api.module import Module, ModuleAPI
-from xmppframe.modules.disco import SERVERINFO, DiscoModule
+from xmppframe.modules.disco import DiscoModule
 from xmppframe.modules.ping import PingModule
-from xmppframe.rosteritem import RosterItem
-from xmppframe.router import Router
-from xmppframe.session import SessionManager
 from xmppframe.xml import namespaces as NS
-
-from tests.fakes import FakeSession, makeHost, parse, stanzaErrorCondition
 
 INFO = "{%s}" % (NS.DISCO_INFO,)
 ITEMS = "{%s}" % (NS.DISCO_ITEMS,)
-
-
-class FakeAuth:
-    """
-    The accounts of a host, as far as disco asks: whether one exists.
-    """
-
-    def __init__(self, *users):
-        self.users = set(users)
-
-    def userExists(self, username):
-        return defer.succeed(username in self.users)
-
-
-@implementer(IRoster)
-class FakeRoster(Module):
-    """
-    A roster service holding C{(user, contact) -> subscription}.
-    """
-
-    name = "roster"
-
-    def __init__(self, api, subscriptions):
-        Module.__init__(self, api)
-        self.subscriptions = subscriptions
-
-    def load(self):
-        self.api.provide(IRoster, self)
-
-    def getItem(self, user, contact):
-        subscription = self.subscriptions.get((user, contact.full))
-        if subscription is None:
-            return defer.succeed(None)
-        return defer.succeed(RosterItem(contact, subscription=subscription))
-
-    def getItems(self, user):
-        raise NotImplementedError()
-
-    def updateSubscription(self, user, contact, subscription=None, ask=None, approved=None):
-        raise NotImplementedError()
-
-    def removeItem(self, user, contact):
-        raise NotImplementedError()
 
 
 class AccountFeatureModule(Module):
@@ -90,27 +42,18 @@ class DiscoTestCase(unittest.TestCase):
     options = {}
 
     def setUp(self):
-        self.clock = task.Clock()
-        self.sessions = SessionManager()
-        self.router = Router(self.sessions)
-        self.host = makeHost("example.org", auth=FakeAuth("alice", "bob", "carol"))
-        self.router.addHost(self.host)
+        self.harness = ModuleHarness("example.org", users=("alice", "bob", "carol"))
+        self.router = self.harness.router
+        self.host = self.harness.host
         self.disco = self.loadModule(DiscoModule, self.options)
         self.loadModule(PingModule)
         self.alice = self.connect("alice@example.org/home")
 
-    def loadModule(self, cls, options=None, *args):
-        api = ModuleAPI(cls.name, self.host, self.router, self.sessions,
-                        self.host.storage, self.clock, options)
-        module = cls(api, *args)
-        module.load()
-        self.host.modules[cls.name] = module
-        return module
+    def loadModule(self, cls, options=None):
+        return self.harness.load(cls, options)
 
     def connect(self, jid):
-        session = FakeSession(jid, host=self.host, available=True, manager=self.sessions)
-        self.sessions.bind(session, session.jid.resource)
-        return session
+        return self.harness.client(jid, available=True)
 
     def ask(self, kind, to="example.org", node=None, session=None, type="get"):
         """
@@ -121,10 +64,9 @@ class DiscoTestCase(unittest.TestCase):
         namespace = NS.DISCO_INFO if kind == "info" else NS.DISCO_ITEMS
         attributes = "" if node is None else " node='%s'" % (node,)
         toAttribute = "" if to is None else " to='%s'" % (to,)
-        self.router.process(session, parse(
-            "<iq type='%s' id='d1'%s><query xmlns='%s'%s/></iq>"
-            % (type, toAttribute, namespace, attributes)))
-        [reply] = session.take()
+        reply = self.harness.ask(
+            session, "<iq type='%s' id='d1'%s><query xmlns='%s'%s/></iq>"
+            % (type, toAttribute, namespace, attributes))
         self.assertEqual(reply.get("id"), "d1")
         return reply
 
@@ -262,7 +204,7 @@ class ContactAddressesTests(DiscoTestCase):
 
     def test_form(self):
         query = self.result("info")
-        x = findForm(query, SERVERINFO)
+        x = findForm(query, NS.SERVERINFO)
         self.assertIsNotNone(x)
         form = Form.fromElement(x)
         self.assertEqual(form.type, "result")
@@ -282,7 +224,7 @@ class ContactAddressesTests(DiscoTestCase):
         extra = Form("result", "urn:example:info", []).toElement()
         self.disco.addInfoForm(lambda: extra)
         query = self.result("info")
-        self.assertIsNotNone(findForm(query, SERVERINFO))
+        self.assertIsNotNone(findForm(query, NS.SERVERINFO))
         self.assertIsNotNone(findForm(query, "urn:example:info"))
         # Asking again gives the form again.
         self.assertIsNotNone(findForm(self.result("info"), "urn:example:info"))
@@ -317,8 +259,10 @@ class AccountInfoTests(DiscoTestCase):
 
     def setUp(self):
         DiscoTestCase.setUp(self)
-        self.loadModule(FakeRoster, None, {("alice", "bob@example.org"): "from",
-                                           ("alice", "carol@example.org"): "to"})
+        roster = FakeRoster()
+        roster.setItem("alice", "bob@example.org", subscription="from")
+        roster.setItem("alice", "carol@example.org", subscription="to")
+        self.harness.provide(IRoster, roster)
         self.loadModule(AccountFeatureModule)
         self.bob = self.connect("bob@example.org/phone")
         self.carol = self.connect("carol@example.org/pda")
@@ -375,7 +319,7 @@ class AccountInfoTests(DiscoTestCase):
         Without a roster service nobody else can be shown to be
         authorized.
         """
-        self.host.modules.pop("roster").unload()
+        self.harness.withdraw(IRoster)
         self.assertEqual(self.error("info", to="alice@example.org", session=self.bob),
                          "service-unavailable")
 

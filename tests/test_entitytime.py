@@ -5,16 +5,12 @@ XEP-0082 dates, on a fake clock.
 
 from zope.interface.verify import verifyObject
 
-from twisted.internet import task
 from twisted.trial import unittest
 
+from xmppframe.api.testing import ModuleHarness
 from xmppframe.interfaces import IModule
-from xmppframe.api.module import ModuleAPI
-from xmppframe.modules.entitytime import TIME, EntityTimeModule, utcDateTime
-from xmppframe.router import Router
-from xmppframe.session import SessionManager
-
-from tests.fakes import FakeSession, makeHost, parse
+from xmppframe.modules.entitytime import EntityTimeModule, utcDateTime
+from xmppframe.xml import namespaces as NS
 
 #: 2006-12-19T17:58:35Z, the time of the XEP-0202 §3 example.
 EXAMPLE_TIME = 1166551115.25
@@ -23,28 +19,20 @@ EXAMPLE_TIME = 1166551115.25
 class EntityTimeTests(unittest.TestCase):
 
     def setUp(self):
-        self.clock = task.Clock()
-        self.clock.advance(EXAMPLE_TIME)
-        self.sessions = SessionManager()
-        self.router = Router(self.sessions)
-        self.host = makeHost("capulet.com")
-        self.router.addHost(self.host)
-        api = ModuleAPI("time", self.host, self.router, self.sessions,
-                        self.host.storage, self.clock)
-        self.module = EntityTimeModule(api)
-        self.module.load()
-        self.romeo = FakeSession("romeo@capulet.com", host=self.host, manager=self.sessions)
-        self.sessions.bind(self.romeo, "orchard")
+        self.harness = ModuleHarness("capulet.com")
+        self.harness.advance(EXAMPLE_TIME)
+        self.host = self.harness.host
+        self.module = self.harness.load(EntityTimeModule)
+        self.romeo = self.harness.client("romeo@capulet.com/orchard")
 
     def ask(self):
-        self.router.process(self.romeo, parse(
+        reply = self.harness.ask(self.romeo, (
             "<iq type='get' id='time_1' to='capulet.com'><time xmlns='urn:xmpp:time'/></iq>"))
-        [reply] = self.romeo.take()
         self.assertEqual(reply.get("type"), "result")
         self.assertEqual(reply.get("id"), "time_1")
         self.assertEqual(reply.get("from"), "capulet.com")
         [time] = reply
-        self.assertEqual(time.tag, "{%s}time" % (TIME,))
+        self.assertEqual(time.tag, NS.qname(NS.TIME, "time"))
         return {child.tag.partition("}")[2]: child.text for child in time}
 
     def test_module(self):
@@ -63,7 +51,7 @@ class EntityTimeTests(unittest.TestCase):
         """
         The time is the reactor's, so it moves with it.
         """
-        self.clock.advance(3600 * 24 + 1)
+        self.harness.advance(3600 * 24 + 1)
         self.assertEqual(self.ask()["utc"], "2006-12-20T17:58:36Z")
 
     def test_utcDateTime(self):

@@ -9,17 +9,14 @@ from lxml import etree
 from zope.interface import Interface, implementer
 from zope.interface.verify import verifyObject
 
-from twisted.internet import defer, task
+from twisted.internet import defer
 from twisted.trial import unittest
 
 from xmppframe.errors import StanzaError
 from xmppframe.events import MESSAGE_ANNOTATE, iqEvent, stanzaEvent
 from xmppframe.interfaces import IModule, IVirtualHost
 from xmppframe.api import Module, ModuleAPI, ModuleOption, Priority
-from xmppframe.router import Router
-from xmppframe.session import SessionManager
-
-from tests.fakes import FakeSession, makeHost, parse, stanzaErrorCondition
+from xmppframe.api.testing import ModuleHarness, parseStanza as parse, stanzaErrorCondition
 
 TEST_NS = "urn:xmppframe:test"
 QUERY = (TEST_NS, "query")
@@ -28,23 +25,18 @@ QUERY = (TEST_NS, "query")
 class ModuleAPITestCase(unittest.TestCase):
 
     def setUp(self):
-        self.clock = task.Clock()
-        self.sessions = SessionManager()
-        self.router = Router(self.sessions)
-        self.host = makeHost("example.org")
-        self.router.addHost(self.host)
-        self.api = ModuleAPI("test", self.host, self.router, self.sessions,
-                             self.host.storage, self.clock, {"limit": 5})
-        self.alice = FakeSession("alice@example.org", host=self.host, available=True,
-                                 manager=self.sessions)
-        self.sessions.bind(self.alice, "home")
+        self.harness = ModuleHarness("example.org")
+        self.clock = self.harness.clock
+        self.sessions = self.harness.sessions
+        self.router = self.harness.router
+        self.host = self.harness.host
+        self.api = self.harness.api("test", {"limit": 5})
+        self.alice = self.harness.client("alice@example.org/home", available=True)
 
     def query(self, type="get", id="q1", to="example.org"):
         toAttr = "" if to is None else " to='%s'" % (to,)
-        stanza = parse("<iq id='%s' type='%s'%s><query xmlns='%s'/></iq>"
-                       % (id, type, toAttr, TEST_NS))
-        self.router.process(self.alice, stanza)
-        return stanza
+        return self.harness.send(self.alice, "<iq id='%s' type='%s'%s><query xmlns='%s'/></iq>"
+                                 % (id, type, toAttr, TEST_NS))
 
     def assertResult(self, id="q1"):
         """
@@ -332,10 +324,10 @@ class EchoModule(Module):
 class ModuleLifecycleTests(ModuleAPITestCase):
 
     def test_interface(self):
-        self.assertTrue(verifyObject(IModule, EchoModule(self.api)))
+        self.assertTrue(verifyObject(IModule, self.harness.create(EchoModule)))
 
     def test_loadHooks(self):
-        module = EchoModule(self.api)
+        module = self.harness.create(EchoModule)
         module.load()
         self.assertIn(TEST_NS, self.host.features())
         self.query()
@@ -347,7 +339,7 @@ class ModuleLifecycleTests(ModuleAPITestCase):
         its API: the iq is unclaimed again (RFC 6120 §8.4:
         C{service-unavailable}) and disco no longer lists the feature.
         """
-        module = EchoModule(self.api)
+        module = self.harness.create(EchoModule)
         module.load()
         module.unload()
         self.assertNotIn(TEST_NS, self.host.features())
@@ -360,11 +352,10 @@ class ModuleLifecycleTests(ModuleAPITestCase):
         """
         Unloading one module leaves other modules' hooks in place.
         """
-        otherAPI = ModuleAPI("other", self.host, self.router, self.sessions,
-                             None, self.clock)
+        otherAPI = self.harness.api("other")
         otherEvents = []
         otherAPI.hook(iqEvent("get", "host", QUERY), lambda e: otherEvents.append(e))
-        module = EchoModule(self.api)
+        module = self.harness.create(EchoModule)
         module.load()
         module.unload()
         self.assertTrue(self.host.events.hasHandlers(iqEvent("get", "host", QUERY)))
@@ -372,14 +363,14 @@ class ModuleLifecycleTests(ModuleAPITestCase):
         self.assertEqual(len(otherEvents), 1)
 
     def test_unloadTwice(self):
-        module = EchoModule(self.api)
+        module = self.harness.create(EchoModule)
         module.load()
         module.unload()
         module.unload()
         self.assertNotIn(TEST_NS, self.host.features())
 
     def test_reload(self):
-        module = EchoModule(self.api)
+        module = self.harness.create(EchoModule)
         module.load()
         module.unload()
         module.load()

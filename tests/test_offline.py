@@ -11,45 +11,15 @@ from zope.interface.verify import verifyObject
 from twisted.internet import defer, task
 from twisted.trial import unittest
 
+from xmppframe.api.testing import ModuleHarness, parseStanza as parse, stanzaErrorCondition
 from xmppframe.events import ACCOUNT_REMOVED
 from xmppframe.interfaces import IModule
-from xmppframe.api.module import ModuleAPI
-from xmppframe.modules.offline import (
-    CHAT_STATES, DELAY, FEATURE, OfflineModule, delayStamp, isChatStateOnly)
-from xmppframe.router import Router
-from xmppframe.session import SessionManager
+from xmppframe.modules.offline import OfflineModule, delayStamp, isChatStateOnly
 from xmppframe.storage.memory import MemoryStorage
 from xmppframe.xml import namespaces as NS
 
-from tests.fakes import FakeSession, makeHost, parse, stanzaErrorCondition
-
 #: 2002-09-10T23:08:25Z, the stamp of the XEP-0160 §2 example.
 EXAMPLE_TIME = 1031699305.75
-
-
-class FakeAuth:
-    """
-    The accounts of a host, as far as the offline module asks: whether a
-    user exists.  While C{paused}, answers wait for L{release}.
-    """
-
-    def __init__(self, users):
-        self.users = set(users)
-        self.paused = False
-        self.waiting = []
-
-    def userExists(self, username):
-        if not self.paused:
-            return defer.succeed(username in self.users)
-        d = defer.Deferred()
-        self.waiting.append((d, username in self.users))
-        return d
-
-    def release(self):
-        self.paused = False
-        while self.waiting:
-            d, answer = self.waiting.pop(0)
-            d.callback(answer)
 
 
 class GatedArchive:
@@ -130,14 +100,12 @@ class OfflineTestCase(unittest.TestCase):
         self.clock = task.Clock()
         self.clock.advance(EXAMPLE_TIME)
         self.storage = self.storageClass(self.clock)
-        self.auth = FakeAuth(self.accounts)
-        self.sessions = SessionManager()
-        self.router = Router(self.sessions)
-        self.host = makeHost("example.org", storage=self.storage, auth=self.auth)
-        self.router.addHost(self.host)
-        self.api = ModuleAPI("offline", self.host, self.router, self.sessions,
-                             self.storage, self.clock, self.options)
-        self.module = OfflineModule(self.api)
+        self.harness = ModuleHarness("example.org", storage=self.storage, clock=self.clock,
+                                     users=self.accounts)
+        self.auth = self.harness.accounts
+        self.router = self.harness.router
+        self.host = self.harness.host
+        self.module = self.harness.create(OfflineModule, self.options)
         self.archive = self.storage.archive("example.org", "offline")
         if self.loadModule:
             self.module.load()
@@ -147,9 +115,7 @@ class OfflineTestCase(unittest.TestCase):
         """
         A session of C{jid} bound to C{resource}, not yet available.
         """
-        session = FakeSession(jid, host=self.host, manager=self.sessions)
-        self.sessions.bind(session, resource)
-        return session
+        return self.harness.client("%s/%s" % (jid, resource))
 
     def online(self, jid, resource, priority=None):
         """
@@ -162,7 +128,7 @@ class OfflineTestCase(unittest.TestCase):
 
     def sendPresence(self, session, priority=None):
         payload = "" if priority is None else "<priority>%d</priority>" % (priority,)
-        self.router.process(session, parse("<presence>%s</presence>" % (payload,)))
+        self.harness.send(session, "<presence>%s</presence>" % (payload,))
 
     def send(self, body="Hi", to="bob@example.org", type="chat", id=None, extra="",
              sender=None):
@@ -186,7 +152,7 @@ class OfflineTestCase(unittest.TestCase):
         return [stanza.findtext("{jabber:client}body") for stanza in stanzas]
 
     def delay(self, stanza):
-        return stanza.find("{%s}delay" % (DELAY,))
+        return stanza.find(NS.qname(NS.DELAY, "delay"))
 
 
 class ModuleTests(OfflineTestCase):
@@ -198,8 +164,8 @@ class ModuleTests(OfflineTestCase):
         """
         XEP-0160 §4: the "msgoffline" feature is registered for disco.
         """
-        self.assertEqual(FEATURE, "msgoffline")
-        self.assertIn(FEATURE, self.host.features())
+        self.assertEqual(NS.MSGOFFLINE, "msgoffline")
+        self.assertIn(NS.MSGOFFLINE, self.host.features())
 
     def test_unload(self):
         """
@@ -208,7 +174,7 @@ class ModuleTests(OfflineTestCase):
         (RFC 6121 §8.5.2.2.1).
         """
         self.successResultOf(defer.maybeDeferred(self.module.unload))
-        self.assertNotIn(FEATURE, self.host.features())
+        self.assertNotIn(NS.MSGOFFLINE, self.host.features())
         self.send()
         [reply] = self.alice.take()
         self.assertEqual(stanzaErrorCondition(reply), "service-unavailable")
@@ -220,9 +186,8 @@ class ModuleTests(OfflineTestCase):
         the module loads, with a message naming it.
         """
         for bad in (0, -1, "many", True):
-            api = ModuleAPI("offline", self.host, self.router, self.sessions,
-                            self.storage, self.clock, {"max_messages": bad})
-            e = self.assertRaises(ValueError, OfflineModule(api).load)
+            module = self.harness.create(OfflineModule, {"max_messages": bad})
+            e = self.assertRaises(ValueError, module.load)
             self.assertIn("max_messages", str(e))
 
     def test_optionSchema(self):
@@ -251,23 +216,23 @@ class ChatStateOnlyTests(unittest.TestCase):
 
     def test_standalone(self):
         self.assertTrue(isChatStateOnly(parse(
-            "<message><composing xmlns='%s'/></message>" % (CHAT_STATES,))))
+            "<message><composing xmlns='%s'/></message>" % (NS.CHAT_STATES,))))
 
     def test_withThread(self):
         """
         XEP-0085 §5.7: a notification may carry the thread it is about.
         """
         self.assertTrue(isChatStateOnly(parse(
-            "<message><thread>t1</thread><paused xmlns='%s'/></message>" % (CHAT_STATES,))))
+            "<message><thread>t1</thread><paused xmlns='%s'/></message>" % (NS.CHAT_STATES,))))
 
     def test_withBody(self):
         self.assertFalse(isChatStateOnly(parse(
-            "<message><body>Hi</body><active xmlns='%s'/></message>" % (CHAT_STATES,))))
+            "<message><body>Hi</body><active xmlns='%s'/></message>" % (NS.CHAT_STATES,))))
 
     def test_otherPayload(self):
         self.assertFalse(isChatStateOnly(parse(
             "<message><active xmlns='%s'/><x xmlns='jabber:x:oob'/></message>"
-            % (CHAT_STATES,))))
+            % (NS.CHAT_STATES,))))
 
     def test_empty(self):
         self.assertFalse(isChatStateOnly(parse("<message/>")))
@@ -405,17 +370,17 @@ class StorageTests(OfflineTestCase):
         XEP-0160 §3, XEP-0085 §5.8: a standalone chat state is not stored,
         and dropped without an error.
         """
-        self.send(body=None, extra="<composing xmlns='%s'/>" % (CHAT_STATES,))
+        self.send(body=None, extra="<composing xmlns='%s'/>" % (NS.CHAT_STATES,))
         self.assertEqual(self.stored(), [])
         self.assertEqual(self.alice.take(), [])
 
     def test_chatStateWithBodyStored(self):
-        self.send("Hi", extra="<active xmlns='%s'/>" % (CHAT_STATES,))
+        self.send("Hi", extra="<active xmlns='%s'/>" % (NS.CHAT_STATES,))
         self.assertEqual(len(self.stored()), 1)
 
     def test_chatStateDeliveredWhenOnline(self):
         bob = self.online("bob@example.org", "phone")
-        self.send(body=None, extra="<composing xmlns='%s'/>" % (CHAT_STATES,))
+        self.send(body=None, extra="<composing xmlns='%s'/>" % (NS.CHAT_STATES,))
         self.assertEqual(len(bob.take()), 1)
 
     def test_unknownAccount(self):

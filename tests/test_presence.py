@@ -10,8 +10,9 @@ them is what was routed to them.
 
 from twisted.trial import unittest
 
-from tests.fakes import parse
-from tests.test_subscription import FakeAuth, PresenceHarness, presences
+from xmppframe.api.testing import FakeAccounts, parseStanza as parse
+
+from tests.test_subscription import PresenceHarness, presences
 
 
 class PresenceTestCase(unittest.TestCase):
@@ -152,7 +153,7 @@ class ProbeTests(PresenceTestCase):
         """
         §8.5.1: a probe to a missing account is answered 'unsubscribed'.
         """
-        self.h.host.auth = FakeAuth({"alice"})
+        self.h.host.auth = FakeAccounts({"alice"})
         self.probe(to="ghost@example.org")
         self.assertEqual(self.answers("from"), [("unsubscribed", "ghost@example.org", "pr1")])
 

@@ -3,22 +3,17 @@ Tests for L{xmppframe.modules.private}: Private XML Storage (XEP-0049)
 through the real router, with fake sessions and the in-memory store.
 """
 
-from lxml import etree
-
 from zope.interface.verify import verifyObject
 
-from twisted.internet import defer, task
+from twisted.internet import defer
 from twisted.trial import unittest
 
+from xmppframe.api.testing import ModuleHarness, StanzaAssertions, parseStanza as parse
 from xmppframe.interfaces import IModule
-from xmppframe.api.module import ModuleAPI
-from xmppframe.modules.private import PRIVATE, PrivateStorageModule, isReservedNamespace
-from xmppframe.router import Router
-from xmppframe.session import SessionManager
+from xmppframe.modules.private import PrivateStorageModule, isReservedNamespace
+from xmppframe.xml import namespaces as NS
 
-from tests.fakes import FakeSession, makeHost, parse, stanzaErrorCondition
-
-QUERY_TAG = "{%s}query" % (PRIVATE,)
+QUERY_TAG = NS.qname(NS.PRIVATE, "query")
 
 EXODUS = ("<exodus xmlns='exodus:prefs'><defaultnick>Hamlet</defaultnick></exodus>")
 
@@ -53,33 +48,20 @@ class PausedMap:
             d.chainDeferred(gated)
 
 
-class PrivateTestCase(unittest.TestCase):
+class PrivateTestCase(StanzaAssertions, unittest.TestCase):
 
     options = {}
 
     def setUp(self):
-        self.clock = task.Clock()
-        self.sessions = SessionManager()
-        self.router = Router(self.sessions)
-        self.host = makeHost("shakespeare.lit")
-        self.router.addHost(self.host)
-        api = ModuleAPI("private", self.host, self.router, self.sessions,
-                        self.host.storage, self.clock, self.options)
-        self.module = PrivateStorageModule(api)
-        self.module.load()
-        self.hamlet = self.bindSession("hamlet@shakespeare.lit", "denmark")
-        self.macbeth = self.bindSession("macbeth@shakespeare.lit", "scotland")
-
-    def bindSession(self, jid, resource):
-        session = FakeSession(jid, host=self.host, available=True, manager=self.sessions)
-        self.sessions.bind(session, resource)
-        return session
+        self.harness = ModuleHarness("shakespeare.lit")
+        self.router = self.harness.router
+        self.host = self.harness.host
+        self.module = self.harness.load(PrivateStorageModule, self.options)
+        self.hamlet = self.harness.client("hamlet@shakespeare.lit/denmark", available=True)
+        self.macbeth = self.harness.client("macbeth@shakespeare.lit/scotland", available=True)
 
     def send(self, xml, session=None):
-        session = session or self.hamlet
-        self.router.process(session, parse(xml))
-        [reply] = session.take()
-        return reply
+        return self.harness.ask(session or self.hamlet, xml)
 
     def store(self, payload, id="s1", to=""):
         return self.send("<iq type='set' id='%s'%s><query xmlns='jabber:iq:private'>%s</query></iq>"
@@ -88,14 +70,6 @@ class PrivateTestCase(unittest.TestCase):
     def retrieve(self, payload, id="g1"):
         return self.send("<iq type='get' id='%s'><query xmlns='jabber:iq:private'>%s</query></iq>"
                          % (id, payload))
-
-    def assertResult(self, reply, id):
-        self.assertEqual(reply.get("type"), "result", etree.tostring(reply))
-        self.assertEqual(reply.get("id"), id)
-
-    def assertError(self, reply, condition, id):
-        self.assertEqual(stanzaErrorCondition(reply), condition, etree.tostring(reply))
-        self.assertEqual(reply.get("id"), id)
 
     def answered(self, reply):
         """
@@ -113,7 +87,7 @@ class StoreRetrieveTests(PrivateTestCase):
     def test_module(self):
         self.assertTrue(verifyObject(IModule, self.module))
         self.assertEqual(self.module.xeps, ("XEP-0049",))
-        self.assertIn(PRIVATE, self.host.features())
+        self.assertIn(NS.PRIVATE, self.host.features())
 
     def test_roundTrip(self):
         """
@@ -181,37 +155,37 @@ class ErrorTests(PrivateTestCase):
         XEP-0049 §2: get or set of another account's data is forbidden.
         """
         reply = self.store(EXODUS, id="1003", to="macbeth@shakespeare.lit")
-        self.assertError(reply, "forbidden", "1003")
+        self.assertStanzaError(reply, "forbidden", "1003")
         reply = self.send("<iq type='get' id='1004' to='macbeth@shakespeare.lit'>"
                           "<query xmlns='jabber:iq:private'><exodus xmlns='exodus:prefs'/>"
                           "</query></iq>")
-        self.assertError(reply, "forbidden", "1004")
+        self.assertStanzaError(reply, "forbidden", "1004")
         self.assertEqual(self.macbeth.take(), [])
 
     def test_emptyQuery(self):
         """
         XEP-0049 §2: at least one child, else not-acceptable.
         """
-        self.assertError(self.retrieve(""), "not-acceptable", "g1")
-        self.assertError(self.store(""), "not-acceptable", "s1")
+        self.assertStanzaError(self.retrieve(""), "not-acceptable", "g1")
+        self.assertStanzaError(self.store(""), "not-acceptable", "s1")
 
     def test_getTwo(self):
         """
         XEP-0049 §2: one namespace per get.
         """
         reply = self.retrieve("<a xmlns='urn:one'/><b xmlns='urn:two'/>")
-        self.assertError(reply, "bad-request", "g1")
+        self.assertStanzaError(reply, "bad-request", "g1")
 
     def test_reserved(self):
         """
         XEP-0049 §2: reserved namespaces are refused with not-acceptable.
         """
         reply = self.store("<vCard xmlns='vcard-temp'><FN>Hamlet</FN></vCard>", id="1005")
-        self.assertError(reply, "not-acceptable", "1005")
+        self.assertStanzaError(reply, "not-acceptable", "1005")
         reply = self.retrieve("<query xmlns='jabber:iq:roster'/>")
-        self.assertError(reply, "not-acceptable", "g1")
+        self.assertStanzaError(reply, "not-acceptable", "g1")
         # A child without a namespace of its own is in jabber:iq:private.
-        self.assertError(self.store("<prefs>x</prefs>"), "not-acceptable", "s1")
+        self.assertStanzaError(self.store("<prefs>x</prefs>"), "not-acceptable", "s1")
         self.assertEqual(self.successResultOf(self.module.data.items("hamlet")), {})
 
     def test_reservedNames(self):
@@ -224,16 +198,16 @@ class ErrorTests(PrivateTestCase):
 
     def test_noNamespace(self):
         reply = self.retrieve("<prefs xmlns=''/>")
-        self.assertError(reply, "not-acceptable", "g1")
+        self.assertStanzaError(reply, "not-acceptable", "g1")
 
     def test_reservedAmongOthersStoresNothing(self):
         reply = self.store(EXODUS + "<q xmlns='jabber:iq:last'/>")
-        self.assertError(reply, "not-acceptable", "s1")
+        self.assertStanzaError(reply, "not-acceptable", "s1")
         self.assertEqual(self.successResultOf(self.module.data.items("hamlet")), {})
 
     def test_sameNameTwice(self):
         reply = self.store(EXODUS + EXODUS)
-        self.assertError(reply, "bad-request", "s1")
+        self.assertStanzaError(reply, "bad-request", "s1")
 
 
 class SizeLimitTests(PrivateTestCase):
@@ -247,7 +221,7 @@ class SizeLimitTests(PrivateTestCase):
         """
         self.assertResult(self.store("<a xmlns='urn:one'>%s</a>" % ("x" * 100,)), "s1")
         reply = self.store("<b xmlns='urn:one'>%s</b><c xmlns='urn:one'/>" % ("y" * 100,), id="s2")
-        self.assertError(reply, "not-acceptable", "s2")
+        self.assertStanzaError(reply, "not-acceptable", "s2")
         self.assertEqual(list(self.successResultOf(self.module.data.items("hamlet"))),
                          ["{urn:one}a"])
 
@@ -262,9 +236,8 @@ class SizeLimitTests(PrivateTestCase):
                          ["{urn:one}b"])
 
     def test_badOption(self):
-        api = ModuleAPI("private", self.host, self.router, self.sessions,
-                        self.host.storage, self.clock, {"max_size": "big"})
-        self.assertRaises(ValueError, PrivateStorageModule(api).load)
+        self.assertRaises(ValueError,
+                          self.harness.create(PrivateStorageModule, {"max_size": "big"}).load)
 
     def test_concurrentSets(self):
         """
@@ -281,5 +254,5 @@ class SizeLimitTests(PrivateTestCase):
             paused.release()
         first, second = self.hamlet.take()
         self.assertResult(first, "s1")
-        self.assertError(second, "not-acceptable", "s2")
+        self.assertStanzaError(second, "not-acceptable", "s2")
         self.assertEqual(len(self.module._queues), 0)

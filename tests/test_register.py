@@ -9,7 +9,7 @@ from twisted.internet import defer
 
 from tests.test_c2s import HEADER, StreamTestCase, makeServer
 from xmppframe.config import parseConfig
-from xmppframe.modules.register import FEATURE, REGISTER
+from xmppframe.xml import namespaces as NS
 
 STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
@@ -46,7 +46,7 @@ class RegistrationStreamTests(StreamTestCase):
 
     def test_featureOffered(self):
         stream, transport, features = self.negotiate()
-        self.assertIn(('<register xmlns="%s"/>' % FEATURE).encode(), features)
+        self.assertIn(('<register xmlns="%s"/>' % NS.REGISTER_FEATURE).encode(), features)
 
     def test_fields(self):
         stream, transport, _ = self.negotiate()
@@ -54,9 +54,9 @@ class RegistrationStreamTests(StreamTestCase):
         reply = etree.fromstring(self.output(transport))
         self.assertEqual(reply.get("type"), "result")
         self.assertIsNone(reply.get("to"))
-        query = reply.find("{%s}query" % REGISTER)
-        self.assertIsNotNone(query.find("{%s}username" % REGISTER))
-        self.assertIsNotNone(query.find("{%s}password" % REGISTER))
+        query = reply.find("{%s}query" % NS.REGISTER)
+        self.assertIsNotNone(query.find("{%s}username" % NS.REGISTER))
+        self.assertIsNotNone(query.find("{%s}password" % NS.REGISTER))
 
     @defer.inlineCallbacks
     def test_register(self):
@@ -142,7 +142,7 @@ class ClosedRegistrationTests(RegistrationStreamTests.__bases__[0]):
 
     def test_featureNotOffered(self):
         stream, transport, features = self.negotiate()
-        self.assertNotIn(FEATURE.encode(), features)
+        self.assertNotIn(NS.REGISTER_FEATURE.encode(), features)
 
     def test_fieldsRefused(self):
         stream, transport, _ = self.negotiate()

@@ -4,108 +4,31 @@ of RFC 6121 §3, every transition of Appendix A.2 (outbound) and A.3
 (inbound), pre-approval (§3.4), and pending requests kept until answered
 (§3.1.3).
 
-The unit tests run against L{FakeRoster}, an in-memory L{IRoster}; the
-helpers here are shared with C{tests.test_presence}.
+The unit tests run against the module harness's L{FakeRoster}, an
+in-memory L{IRoster}; the helpers here are shared with
+C{tests.test_presence}.
 """
 
 from contextlib import contextmanager
 
 from lxml import etree
 
-from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from twisted.internet import defer, task
 from twisted.trial import unittest
 
+from xmppframe.api.testing import (
+    FakeAccounts, FakeRoster, ModuleHarness, parseStanza as parse, stanzaErrorCondition)
 from xmppframe.events import outboundEvent
 from xmppframe.interfaces import IRoster
 from xmppframe.jid import parseJID
-from xmppframe.api.module import ModuleAPI
 from xmppframe.modules.presence import PresenceModule
 from xmppframe.modules.subscription import (
-    PRE_APPROVAL, PreApprovalFeature, SubscriptionModule, SubscriptionState, inbound, outbound)
-from xmppframe.rosteritem import RosterItem
-from xmppframe.router import Router
-from xmppframe.session import SessionManager
-
-from tests.fakes import FakeSession, makeHost, parse, stanzaErrorCondition
+    PreApprovalFeature, SubscriptionModule, SubscriptionState, inbound, outbound)
+from xmppframe.xml import namespaces as NS
 
 
-@implementer(IRoster)
-class FakeRoster:
-    """
-    An in-memory L{IRoster}: items by user and contact, every push kept in
-    L{pushes}.  Calls for the users in L{paused} wait until L{release}.
-    """
-
-    def __init__(self):
-        self.items = {}
-        self.pushes = []
-        self.paused = set()
-        self._waiting = []
-
-    def _answer(self, user, f, *args):
-        if user not in self.paused:
-            return defer.succeed(f(*args))
-        d = defer.Deferred()
-        self._waiting.append((d, f, args))
-        return d
-
-    def release(self):
-        self.paused = set()
-        while self._waiting:
-            d, f, args = self._waiting.pop(0)
-            d.callback(f(*args))
-
-    def setItem(self, user, contact, **fields):
-        contact = parseJID(contact) if isinstance(contact, str) else contact
-        self.items.setdefault(user, {})[contact] = RosterItem(contact, **fields)
-
-    def item(self, user, contact):
-        return self.items.get(user, {}).get(parseJID(contact))
-
-    def getItem(self, user, contact):
-        return self._answer(user, lambda: self.items.get(user, {}).get(contact.bare))
-
-    def getItems(self, user):
-        return self._answer(user, lambda: list(self.items.get(user, {}).values()))
-
-    def updateSubscription(self, user, contact, subscription=None, ask=None, approved=None):
-        def update():
-            roster = self.items.setdefault(user, {})
-            old = roster.get(contact.bare) or RosterItem(contact.bare)
-            changes = {}
-            if subscription is not None:
-                changes["subscription"] = subscription
-            if ask is not None:
-                changes["ask"] = ask
-            if approved is not None:
-                changes["approved"] = approved
-            new = old.evolve(**changes)
-            if new != roster.get(contact.bare):
-                roster[contact.bare] = new
-                self.pushes.append((user, new))
-            return new
-        return self._answer(user, update)
-
-    def removeItem(self, user, contact):
-        return self._answer(user, lambda: self.items.get(user, {}).pop(contact.bare, None) is not None)
-
-
-class FakeAuth:
-    """
-    Just enough of L{IAuthProvider} to say which accounts exist.
-    """
-
-    def __init__(self, users):
-        self.users = set(users)
-
-    def userExists(self, username):
-        return defer.succeed(username in self.users)
-
-
-class PresenceHarness:
+class PresenceHarness(ModuleHarness):
     """
     Two local domains: C{example.org} runs the presence and subscription
     modules over a L{FakeRoster}; C{example.net} runs none, so what its
@@ -113,58 +36,27 @@ class PresenceHarness:
     """
 
     def __init__(self, testCase, loadModules=True):
-        self.sessions = SessionManager()
-        self.router = Router(self.sessions)
-        self.clock = task.Clock()
-        self.host = makeHost("example.org")
-        self.other = makeHost("example.net")
-        self.router.addHost(self.host)
-        self.router.addHost(self.other)
+        ModuleHarness.__init__(self, "example.org")
+        self.other = self.addHost("example.net")
         self.roster = FakeRoster()
-        self.host.services.provide(IRoster, self.roster)
-        self.requests = self.host.storage.map("example.org", "subscription-requests")
+        self.provide(IRoster, self.roster)
+        self.requests = self.storage.map("example.org", "subscription-requests")
         if loadModules:
             self.loadModules()
 
     def loadModules(self):
-        self.presence = self._load(PresenceModule)
-        self.subscription = self._load(SubscriptionModule)
-
-    def _load(self, moduleClass):
-        api = ModuleAPI(moduleClass.name, self.host, self.router, self.sessions,
-                        self.host.storage, self.clock)
-        module = moduleClass(api)
-        module.load()
-        self.host.modules[moduleClass.name] = module
-        return module
+        self.presence = self.load(PresenceModule)
+        self.subscription = self.load(SubscriptionModule)
 
     def connect(self, jid, available=True, interested=True, presence="<presence/>"):
         """
         Bind a session for full JID C{jid}; send initial C{presence} through
         the router unless C{available} is false.
         """
-        full = parseJID(jid)
-        host = self.router.hostFor(full.domain)
-        session = FakeSession(full.bare, host=host, manager=self.sessions)
-        session.interested = interested
-        self.sessions.bind(session, full.resource)
+        session = self.client(jid, interested=interested)
         if available:
-            self.router.process(session, parse(presence))
+            self.send(session, presence)
         return session
-
-    def send(self, session, text):
-        stanza = parse(text)
-        self.router.process(session, stanza)
-        return stanza
-
-    def inject(self, text):
-        """
-        Route a stanza as another server would hand it over (its 'from'
-        trusted).
-        """
-        stanza = parse(text)
-        self.router.route(stanza)
-        return stanza
 
 
 @contextmanager
@@ -663,7 +555,7 @@ class InboundTests(SubscriptionTestCase):
         §8.5.1: subscription stanzas to a missing account are ignored and
         leave nothing stored.
         """
-        self.h.host.auth = FakeAuth({"alice"})
+        self.h.host.auth = FakeAccounts({"alice"})
         self.h.inject("<presence from='bob@example.net' to='ghost@example.org' "
                       "type='subscribe'/>")
         self.assertEqual(self.successResultOf(self.h.requests.items("ghost")), {})
@@ -854,7 +746,7 @@ class PreApprovalFeatureTests(unittest.TestCase):
             authenticated = "alice"
             jid = parseJID("alice@example.org")
         [feature] = PreApprovalFeature().offer(Stream())
-        self.assertEqual(feature.tag, "{%s}sub" % (PRE_APPROVAL,))
+        self.assertEqual(feature.tag, NS.qname(NS.PRE_APPROVAL, "sub"))
         Stream.authenticated = None
         self.assertEqual(PreApprovalFeature().offer(Stream()), [])
         self.assertEqual(PreApprovalFeature().handlers(Stream()), {})

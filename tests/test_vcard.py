@@ -7,71 +7,35 @@ from lxml import etree
 
 from zope.interface.verify import verifyObject
 
-from twisted.internet import defer, task
 from twisted.trial import unittest
 
+from xmppframe.api.testing import ModuleHarness, StanzaAssertions
 from xmppframe.config import ConfigError, parseConfig, validateModuleOptions
 from xmppframe.interfaces import IModule
-from xmppframe.api.module import ModuleAPI
-from xmppframe.modules.vcard import VCARD, VCardModule, parseServerVCard
-from xmppframe.router import Router
-from xmppframe.session import SessionManager
+from xmppframe.modules.vcard import VCardModule, parseServerVCard
+from xmppframe.xml import namespaces as NS
 
-from tests.fakes import FakeSession, makeHost, parse, stanzaErrorCondition
-
-VCARD_TAG = "{%s}vCard" % (VCARD,)
+VCARD_TAG = NS.qname(NS.VCARD, "vCard")
 
 PETER = ("<vCard xmlns='vcard-temp'><FN>Peter Saint-Andre</FN>"
          "<N><FAMILY>Saint-Andre</FAMILY><GIVEN>Peter</GIVEN><MIDDLE/></N>"
          "<NICKNAME>stpeter</NICKNAME></vCard>")
 
 
-class FakeAuth:
-    """
-    The accounts of a host, as far as the module asks.
-    """
-
-    def __init__(self, users):
-        self.users = set(users)
-
-    def userExists(self, username):
-        return defer.succeed(username in self.users)
-
-
-class VCardTestCase(unittest.TestCase):
+class VCardTestCase(StanzaAssertions, unittest.TestCase):
 
     options = {}
 
     def setUp(self):
-        self.clock = task.Clock()
-        self.sessions = SessionManager()
-        self.router = Router(self.sessions)
-        self.host = makeHost("example.org", auth=FakeAuth({"alice", "bob", "carol"}))
-        self.router.addHost(self.host)
-        api = ModuleAPI("vcard", self.host, self.router, self.sessions,
-                        self.host.storage, self.clock, self.options)
-        self.module = VCardModule(api)
-        self.module.load()
-        self.alice = self.bindSession("alice@example.org", "home")
-        self.bob = self.bindSession("bob@example.org", "phone")
-
-    def bindSession(self, jid, resource):
-        session = FakeSession(jid, host=self.host, available=True, manager=self.sessions)
-        self.sessions.bind(session, resource)
-        return session
+        self.harness = ModuleHarness("example.org", users=("alice", "bob", "carol"))
+        self.router = self.harness.router
+        self.host = self.harness.host
+        self.module = self.harness.load(VCardModule, self.options)
+        self.alice = self.harness.client("alice@example.org/home", available=True)
+        self.bob = self.harness.client("bob@example.org/phone", available=True)
 
     def send(self, session, xml):
-        self.router.process(session, parse(xml))
-        [reply] = session.take()
-        return reply
-
-    def assertResult(self, reply, id):
-        self.assertEqual(reply.get("type"), "result", etree.tostring(reply))
-        self.assertEqual(reply.get("id"), id)
-
-    def assertError(self, reply, condition, id):
-        self.assertEqual(stanzaErrorCondition(reply), condition, etree.tostring(reply))
-        self.assertEqual(reply.get("id"), id)
+        return self.harness.ask(session, xml)
 
     def vcardOf(self, reply):
         [vcard] = reply
@@ -183,7 +147,7 @@ class SizeLimitTests(VCardTestCase):
                   "<FN>Alice</FN></vCard></iq>")
         reply = self.send(self.alice, "<iq type='set' id='v3'><vCard xmlns='vcard-temp'>"
                           "<DESC>%s</DESC></vCard></iq>" % ("x" * 300,))
-        self.assertError(reply, "not-acceptable", "v3")
+        self.assertStanzaError(reply, "not-acceptable", "v3")
         vcard = self.vcardOf(self.send(
             self.alice, "<iq type='get' id='v1'><vCard xmlns='vcard-temp'/></iq>"))
         self.assertEqual(vcard.findtext("{vcard-temp}FN"), "Alice")
@@ -230,7 +194,7 @@ class OtherVCardTests(VCardTestCase):
         """
         reply = self.send(self.alice, "<iq type='get' id='v3' to='carol@example.org'>"
                           "<vCard xmlns='vcard-temp'/></iq>")
-        self.assertError(reply, "service-unavailable", "v3")
+        self.assertStanzaError(reply, "service-unavailable", "v3")
 
     def test_getNoSuchAccount(self):
         """
@@ -240,7 +204,7 @@ class OtherVCardTests(VCardTestCase):
         self.successResultOf(self.module.setVCard("gone", etree.fromstring(PETER)))
         reply = self.send(self.alice, "<iq type='get' id='v3' to='gone@example.org'>"
                           "<vCard xmlns='vcard-temp'/></iq>")
-        self.assertError(reply, "service-unavailable", "v3")
+        self.assertStanzaError(reply, "service-unavailable", "v3")
 
     def test_setOther(self):
         """
@@ -248,7 +212,7 @@ class OtherVCardTests(VCardTestCase):
         """
         reply = self.send(self.alice, "<iq type='set' id='v2' to='bob@example.org'>%s</iq>"
                           % (PETER,))
-        self.assertError(reply, "forbidden", "v2")
+        self.assertStanzaError(reply, "forbidden", "v2")
         self.assertIsNone(self.successResultOf(self.module.getVCard("bob")))
 
 
@@ -270,7 +234,7 @@ class ServerVCardTests(VCardTestCase):
     def test_setServer(self):
         reply = self.send(self.alice, "<iq type='set' id='s2' to='example.org'>%s</iq>"
                           % (PETER,))
-        self.assertError(reply, "forbidden", "s2")
+        self.assertStanzaError(reply, "forbidden", "s2")
 
     def test_parseWhole(self):
         vcard = parseServerVCard("<vCard xmlns='vcard-temp'><FN>X</FN></vCard>")

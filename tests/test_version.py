@@ -4,18 +4,14 @@ Tests for L{xmppframe.modules.version}: Software Version (XEP-0092).
 
 from zope.interface.verify import verifyObject
 
-from twisted.internet import task
 from twisted.trial import unittest
 
 import xmppframe
+from xmppframe.api.testing import ModuleHarness, stanzaErrorCondition
 from xmppframe.config import ConfigError, parseConfig, validateModuleOptions
 from xmppframe.interfaces import IModule
-from xmppframe.api.module import ModuleAPI
-from xmppframe.modules.version import VERSION, VersionModule, operatingSystem
-from xmppframe.router import Router
-from xmppframe.session import SessionManager
-
-from tests.fakes import FakeSession, makeHost, parse, stanzaErrorCondition
+from xmppframe.modules.version import VersionModule, operatingSystem
+from xmppframe.xml import namespaces as NS
 
 QUERY = "<iq type='get' id='version_1' to='%s'><query xmlns='jabber:iq:version'/></iq>"
 
@@ -23,30 +19,21 @@ QUERY = "<iq type='get' id='version_1' to='%s'><query xmlns='jabber:iq:version'/
 class VersionTests(unittest.TestCase):
 
     def setUp(self):
-        self.sessions = SessionManager()
-        self.router = Router(self.sessions)
-        self.host = makeHost("capulet.com")
-        self.router.addHost(self.host)
-        self.romeo = FakeSession("romeo@capulet.com", host=self.host, manager=self.sessions)
-        self.sessions.bind(self.romeo, "orchard")
+        self.harness = ModuleHarness("capulet.com")
+        self.host = self.harness.host
+        self.romeo = self.harness.client("romeo@capulet.com/orchard")
 
     def load(self, **options):
-        api = ModuleAPI("version", self.host, self.router, self.sessions,
-                        self.host.storage, task.Clock(), options)
-        module = VersionModule(api)
-        module.load()
-        return module
+        return self.harness.load(VersionModule, options)
 
     def ask(self, to="capulet.com"):
-        self.router.process(self.romeo, parse(QUERY % (to,)))
-        [reply] = self.romeo.take()
-        return reply
+        return self.harness.ask(self.romeo, QUERY % (to,))
 
     def fields(self, reply):
         self.assertEqual(reply.get("type"), "result")
         self.assertEqual(reply.get("id"), "version_1")
         [query] = reply
-        self.assertEqual(query.tag, "{%s}query" % (VERSION,))
+        self.assertEqual(query.tag, NS.qname(NS.VERSION, "query"))
         return {child.tag.partition("}")[2]: child.text for child in query}
 
     def test_module(self):

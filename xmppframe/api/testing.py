@@ -3,16 +3,17 @@ A harness for testing a module the way the server runs it, without
 sockets: a router and session manager, virtual hosts on in-memory storage,
 a clock, and fake client sessions that record what they are sent.
 
-    harness = ModuleHarness("example.org")
+    harness = ModuleHarness("example.org", users=["alice"])
     harness.load(LastActivityModule, {"...": ...})
     alice = harness.client("alice@example.org/home", available=True)
-    harness.send(alice, "<iq type='get' id='1' to='example.org'>"
-                        "<query xmlns='jabber:iq:last'/></iq>")
-    [reply] = alice.take()
+    reply = harness.ask(alice, "<iq type='get' id='1' to='example.org'>"
+                               "<query xmlns='jabber:iq:last'/></iq>")
 
 Modules are built with the same L{ModuleAPI} the server gives them, with
 their options filled in from their schema; services other modules would
-provide (a roster, say) can be given as fakes with L{ModuleHarness.provide}.
+provide (a roster, say) can be given as fakes with L{ModuleHarness.provide}
+(L{FakeRoster} is an in-memory roster), and the host's accounts as a
+L{FakeAccounts}.
 """
 
 from lxml import etree
@@ -22,8 +23,9 @@ from twisted.internet import defer, task
 
 from xmppframe.config import HostConfig
 from xmppframe.host import VirtualHost
-from xmppframe.interfaces import IClientSession
+from xmppframe.interfaces import IClientSession, IRoster
 from xmppframe.jid import parseJID
+from xmppframe.rosteritem import RosterItem
 from xmppframe.router import Router
 from xmppframe.session import SessionManager
 from xmppframe.storage.memory import MemoryStorage
@@ -63,8 +65,18 @@ class FakeClientSession:
         self.closed = None
 
     def send(self, stanza):
-        if self.closed is None:
-            self.sent.append(stanza)
+        """
+        Keep C{stanza}, unless the session is closed or one of its
+        L{sendFilters} takes it (a filter returning true), as a client
+        stream does.
+        """
+        if self.closed is not None:
+            return
+        if self.sendFilters:
+            for sendFilter in tuple(self.sendFilters):
+                if sendFilter(self, stanza):
+                    return
+        self.sent.append(stanza)
 
     def close(self, condition=None, text=None):
         if self.closed is not None:
@@ -118,6 +130,151 @@ def parseStanza(text, namespace=NS.CLIENT):
     return stanzas[0]
 
 
+def stanzaErrorCondition(stanza):
+    """
+    @return: the defined condition of the stanza error in C{stanza}
+        (RFC 6120 §8.3.2), or C{None} if it is not an error.
+    """
+    if stanza.get("type") != "error":
+        return None
+    for error in stanza:
+        if etree.QName(error).localname != "error":
+            continue
+        for child in error:
+            name = etree.QName(child)
+            if name.namespace == NS.STANZA_ERRORS and name.localname != "text":
+                return name.localname
+    return None
+
+
+class StanzaAssertions:
+    """
+    Assertions on the replies a module sends, for a C{TestCase} to mix in.
+    """
+
+    def assertResult(self, reply, id=None):
+        """
+        C{reply} is an iq result (to the request C{id}, if given).
+        """
+        self.assertEqual(reply.get("type"), "result", etree.tostring(reply))
+        if id is not None:
+            self.assertEqual(reply.get("id"), id)
+
+    def assertStanzaError(self, reply, condition, id=None):
+        """
+        C{reply} is a stanza error of C{condition} (answering C{id}, if
+        given).
+        """
+        self.assertEqual(stanzaErrorCondition(reply), condition, etree.tostring(reply))
+        if id is not None:
+            self.assertEqual(reply.get("id"), id)
+
+
+class _Gate:
+    """
+    Answers that wait while C{paused} until L{release}, as a store or an
+    account database behind a thread answers later.
+    """
+
+    def __init__(self):
+        self.paused = False
+        self._waiting = []
+
+    def _answer(self, compute, key=None):
+        paused = self.paused
+        if paused is True or (paused and key in paused):
+            d = defer.Deferred()
+            self._waiting.append((d, compute))
+            return d
+        return defer.succeed(compute())
+
+    def release(self):
+        """
+        Stop pausing, and answer every call that waited, in order.
+        """
+        self.paused = False
+        while self._waiting:
+            d, compute = self._waiting.pop(0)
+            d.callback(compute())
+
+
+class FakeAccounts(_Gate):
+    """
+    The accounts of a host, as far as modules ask (L{IAuthProvider}'s
+    C{userExists} and C{listUsers}).  While C{paused} is true, answers wait
+    for L{release}.
+    """
+
+    def __init__(self, users=()):
+        _Gate.__init__(self)
+        self.users = set(users)
+
+    def userExists(self, username):
+        return self._answer(lambda: username in self.users)
+
+    def listUsers(self):
+        return self._answer(lambda: sorted(self.users))
+
+
+@implementer(IRoster)
+class FakeRoster(_Gate):
+    """
+    An in-memory L{IRoster}: C{user -> {bare JID: RosterItem}}, every
+    changed item kept in L{pushes} as C{(user, item)}.  C{paused} is
+    C{True} (every call) or a set of users whose calls wait for
+    L{release}.
+    """
+
+    def __init__(self):
+        _Gate.__init__(self)
+        self.items = {}
+        self.pushes = []
+
+    def setItem(self, user, contact, **fields):
+        """
+        Put C{contact} (a JID or its text) in C{user}'s roster with the
+        L{RosterItem} C{fields} (subscription, ask, groups, ...), no push.
+        """
+        contact = (parseJID(contact) if isinstance(contact, str) else contact).bare
+        item = self.items.setdefault(user, {})[contact] = RosterItem(contact, **fields)
+        return item
+
+    def item(self, user, contact):
+        """
+        @return: C{user}'s item for C{contact} (a JID or its text), now.
+        """
+        contact = parseJID(contact) if isinstance(contact, str) else contact
+        return self.items.get(user, {}).get(contact.bare)
+
+    def getItem(self, user, contact):
+        return self._answer(lambda: self.items.get(user, {}).get(contact.bare), user)
+
+    def getItems(self, user):
+        return self._answer(lambda: list(self.items.get(user, {}).values()), user)
+
+    def updateSubscription(self, user, contact, subscription=None, ask=None, approved=None):
+        def update():
+            roster = self.items.setdefault(user, {})
+            old = roster.get(contact.bare) or RosterItem(contact.bare)
+            changes = {}
+            if subscription is not None:
+                changes["subscription"] = subscription
+            if ask is not None:
+                changes["ask"] = ask
+            if approved is not None:
+                changes["approved"] = approved
+            new = old.evolve(**changes)
+            if new != roster.get(contact.bare):
+                roster[contact.bare] = new
+                self.pushes.append((user, new))
+            return new
+        return self._answer(update, user)
+
+    def removeItem(self, user, contact):
+        return self._answer(
+            lambda: self.items.get(user, {}).pop(contact.bare, None) is not None, user)
+
+
 class ModuleHarness:
     """
     Virtual hosts with their router, sessions, storage and clock, for
@@ -127,21 +284,50 @@ class ModuleHarness:
     @ivar clock: a L{task.Clock} every module gets as its reactor.
     """
 
-    def __init__(self, domain="example.org", storage=None, clock=None, auth=None):
+    def __init__(self, domain="example.org", storage=None, clock=None, auth=None,
+                 users=None):
+        """
+        @param auth: the host's account provider; or give C{users}, the
+            accounts of a L{FakeAccounts} (then in L{accounts}).
+        """
         self.clock = clock if clock is not None else task.Clock()
-        self.storage = storage if storage is not None else MemoryStorage()
+        self.storage = storage if storage is not None else MemoryStorage(self.clock)
         self.sessions = SessionManager()
         self.router = Router(self.sessions)
-        self.host = self.addHost(domain, auth=auth)
+        self.host = self.addHost(domain, auth=auth, users=users)
 
-    def addHost(self, domain, auth=None):
+    @classmethod
+    def over(cls, router, sessions, storage, clock, host=None):
         """
-        Serve one more domain, with no modules yet.
+        A harness that loads modules into hosts that already run, on the
+        given C{router}, C{sessions} and C{storage} (those of a whole
+        server under test, whose real streams then meet the module).
         """
+        harness = cls.__new__(cls)
+        harness.clock = clock
+        harness.storage = storage
+        harness.sessions = sessions
+        harness.router = router
+        harness.host = host
+        return harness
+
+    def addHost(self, domain, auth=None, users=None):
+        """
+        Serve one more domain, with no modules yet; C{users}: see
+        L{__init__}.
+        """
+        if auth is None and users is not None:
+            auth = self.accounts = FakeAccounts(users)
         config = HostConfig(name=domain, certificate=None, key=None, modules=())
         host = VirtualHost(config, auth, self.storage)
         self.router.addHost(host)
         return host
+
+    def advance(self, seconds):
+        """
+        Move the modules' clock on by C{seconds}, running what falls due.
+        """
+        self.clock.advance(seconds)
 
     def api(self, name, options=None, host=None):
         """
@@ -150,6 +336,15 @@ class ModuleHarness:
         host = host if host is not None else self.host
         return ModuleAPI(name, host, self.router, self.sessions, self.storage, self.clock,
                          options)
+
+    def create(self, moduleClass, options=None, host=None):
+        """
+        Build C{moduleClass} for C{host} (the first host by default) with
+        C{options} over its schema's defaults, without loading it: for a
+        test that loads it itself (a load that fails or waits).
+        """
+        host = host if host is not None else self.host
+        return moduleClass(self.api(moduleClass.name, options, host))
 
     def load(self, moduleClass, options=None, host=None):
         """
@@ -160,7 +355,7 @@ class ModuleHarness:
             on the clock-free memory storage; one that still waits fails).
         """
         host = host if host is not None else self.host
-        module = moduleClass(self.api(moduleClass.name, options, host))
+        module = self.create(moduleClass, options, host)
         loading = defer.maybeDeferred(module.load)
         failures = []
         loading.addErrback(failures.append)
@@ -182,16 +377,27 @@ class ModuleHarness:
         """
         (host if host is not None else self.host).services.provide(interface, provider)
 
-    def client(self, jid, available=False, priority=0):
+    def withdraw(self, interface, host=None):
+        """
+        Take back what L{provide} offered for C{interface} on C{host}.
+        """
+        services = (host if host is not None else self.host).services
+        services.withdraw(interface, services.get(interface))
+
+    def client(self, jid, available=False, priority=0, interested=False,
+               sessionClass=FakeClientSession):
         """
         A client session bound to full JID C{jid} on its host.  An
         C{available} one is marked available without sending presence (use
-        L{send} for real initial presence).
+        L{send} for real initial presence); an C{interested} one has asked
+        for its roster (RFC 6121 §2.1.6).  C{sessionClass} takes the
+        arguments of L{FakeClientSession}.
         """
         full = parseJID(jid)
         host = self.router.hostFor(full.domain)
-        session = FakeClientSession(full.bare, host=host, available=available,
-                                    priority=priority, manager=self.sessions)
+        session = sessionClass(full.bare, host=host, available=available,
+                               priority=priority, manager=self.sessions)
+        session.interested = interested
         self.sessions.bind(session, full.resource)
         return session
 
@@ -203,4 +409,27 @@ class ModuleHarness:
         """
         stanza = parseStanza(text)
         self.router.process(session, stanza)
+        return stanza
+
+    def ask(self, session, text):
+        """
+        L{send} C{text} from C{session} and take the one stanza it got back.
+
+        @raise AssertionError: if it got none, or more than one.
+        """
+        self.send(session, text)
+        replies = session.take()
+        if len(replies) != 1:
+            raise AssertionError("expected one reply to %s, got %r" % (text, replies))
+        return replies[0]
+
+    def inject(self, text):
+        """
+        Parse C{text} and route it as another server hands a stanza over,
+        its 'from' trusted.
+
+        @return: the parsed stanza.
+        """
+        stanza = parseStanza(text)
+        self.router.route(stanza)
         return stanza

@@ -56,30 +56,17 @@ from xmppframe.api import Priority, MESSAGE_DELIVERED, SESSION_ENDED, Module, ou
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import serialize
 
-__all__ = ["CarbonsModule", "CarbonCopy", "isEligible", "CARBONS", "FORWARD",
-           "SENT", "RECEIVED"]
-
-#: XEP-0280 §3: the namespace and disco feature of Message Carbons.
-CARBONS = "urn:xmpp:carbons:2"
-#: XEP-0297: stanza forwarding.
-FORWARD = "urn:xmpp:forward:0"
-#: XEP-0334: message processing hints (C{<no-copy/>}, XEP-0280 §9).
-HINTS = "urn:xmpp:hints"
-#: XEP-0045: the MUC user namespace (private messages, mediated invitations).
-MUC_USER = "http://jabber.org/protocol/muc#user"
-#: XEP-0249: direct MUC invitations.
-CONFERENCE = "jabber:x:conference"
+__all__ = ["CarbonsModule", "CarbonCopy", "isEligible", "SENT", "RECEIVED"]
 
 #: Payloads "typically used in IM" (XEP-0280 §6.1): XEP-0184 receipts,
 #: XEP-0085 chat states, XEP-0333 chat markers.
-IM_PAYLOADS = frozenset({
-    "urn:xmpp:receipts", "http://jabber.org/protocol/chatstates", "urn:xmpp:chat-markers:0"})
+IM_PAYLOADS = frozenset({NS.RECEIPTS, NS.CHAT_STATES, NS.CHAT_MARKERS})
 
 #: The direction of a copy: what the account sent (§8), or received (§7).
 SENT = "sent"
 RECEIVED = "received"
 
-_MUC_INVITE = NS.qname(MUC_USER, "invite")
+_MUC_INVITE = NS.qname(NS.MUC_USER, "invite")
 
 
 def _split(tag):
@@ -108,18 +95,18 @@ def isEligible(message, direction):
         if not isinstance(tag, str):
             continue
         namespace, local = _split(tag)
-        if namespace == CARBONS:
+        if namespace == NS.CARBONS:
             # <private/> (§9), or a <sent/>/<received/>: already a carbon.
             return False
-        if namespace == HINTS and local == "no-copy":
+        if namespace == NS.HINTS and local == "no-copy":
             return False
         if namespace == ownNamespace and local == "body":
             body = True
         elif namespace in IM_PAYLOADS:
             imPayload = True
-        elif namespace == CONFERENCE:
+        elif namespace == NS.CONFERENCE:
             invitation = True
-        elif namespace == MUC_USER:
+        elif namespace == NS.MUC_USER:
             mucUser = True
             if child.find(_MUC_INVITE) is not None:
                 invitation = True
@@ -163,7 +150,7 @@ class CarbonCopy:
         self._head = (head + " to=").encode("utf-8")
         self._tail = b"".join([
             ("><%s xmlns=%s><forwarded xmlns=%s>" % (
-                direction, quoteattr(CARBONS), quoteattr(FORWARD))).encode("utf-8"),
+                direction, quoteattr(NS.CARBONS), quoteattr(NS.FORWARD))).encode("utf-8"),
             serialize(message),
             ("</forwarded></%s></message>" % (direction,)).encode("utf-8"),
         ])
@@ -199,9 +186,9 @@ class CarbonsModule(Module):
         self._enabled = weakref.WeakSet()
 
     def load(self):
-        self.api.addFeature(CARBONS)
-        self.api.hookIQ("set", "self", (CARBONS, "enable"), self.enable)
-        self.api.hookIQ("set", "self", (CARBONS, "disable"), self.disable)
+        self.api.addFeature(NS.CARBONS)
+        self.api.hookIQ("set", "self", (NS.CARBONS, "enable"), self.enable)
+        self.api.hookIQ("set", "self", (NS.CARBONS, "disable"), self.disable)
         self.api.hook(outboundEvent("message"), self.onOutbound, Priority.OBSERVE)
         self.api.hook(MESSAGE_DELIVERED, self.onDelivered)
         self.api.hook(SESSION_ENDED, self.onSessionEnded)

@@ -41,13 +41,11 @@ from xmppframe.api import SESSION_ENDED, atLeast, Module, ModuleOption
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import makeElement
 
-__all__ = ["CSIModule", "CSIFeature", "HeldPresence", "CSI"]
+__all__ = ["CSIModule", "CSIFeature", "HeldPresence"]
 
-#: XEP-0352 §4: the namespace of the feature and the state elements.
-CSI = "urn:xmpp:csi:0"
-
-_ACTIVE = NS.qname(CSI, "active")
-_INACTIVE = NS.qname(CSI, "inactive")
+# XEP-0352 §4: NS.CSI is the namespace of the feature and the state elements.
+_ACTIVE = NS.qname(NS.CSI, "active")
+_INACTIVE = NS.qname(NS.CSI, "inactive")
 #: Availability presence (RFC 6121 §4): the updates that may wait.
 _UPDATE_TYPES = frozenset({None, "unavailable"})
 
@@ -66,7 +64,7 @@ class CSIFeature:
 
     def offer(self, stream):
         if getattr(stream, "authenticated", None):
-            return [makeElement(CSI, "csi")]
+            return [makeElement(NS.CSI, "csi")]
         return []
 
     def handlers(self, stream):

@@ -28,9 +28,6 @@ from xmppframe.xml.disco import infoQuery, itemsQuery
 from xmppframe.errors import StanzaError
 from xmppframe.xml import namespaces as NS
 
-#: XEP-0157 §3: the FORM_TYPE of the server's contact addresses.
-SERVERINFO = "http://jabber.org/network/serverinfo"
-
 #: XEP-0157 §7.1 fields, by the option that fills each: "abuse" fills
 #: "abuse-addresses", and so on.
 CONTACT_KINDS = ("abuse", "admin", "feedback", "sales", "security", "status", "support")
@@ -114,10 +111,10 @@ class DiscoModule(Module):
         if self._contactForm is None:
             options = self.api.options
             fields = [Field("%s-addresses" % (kind,), "list-multi", values=options[kind])
-                      for kind in CONTACT_KINDS if options.get(kind)]
+                      for kind in CONTACT_KINDS if options[kind]]
             # The options do not change while the module is loaded.
             self._contactForm = (
-                Form("result", SERVERINFO, fields).toElement() if fields else False)
+                Form("result", NS.SERVERINFO, fields).toElement() if fields else False)
         if self._contactForm is not False:
             forms.append(deepcopy(self._contactForm))
         for provider in self._formProviders:

@@ -17,12 +17,10 @@ standard library's module.
 from datetime import datetime, timezone
 
 from xmppframe.api import Module
+from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import makeElement
 
-__all__ = ["EntityTimeModule", "TIME", "utcDateTime"]
-
-#: XEP-0202 §2: the namespace, also the disco feature (§4).
-TIME = "urn:xmpp:time"
+__all__ = ["EntityTimeModule", "utcDateTime"]
 
 #: The offset the server reports: UTC (XEP-0082 §3.1 TZD).
 UTC_OFFSET = "+00:00"
@@ -46,17 +44,18 @@ class EntityTimeModule(Module):
     xeps = ("XEP-0202",)
 
     def load(self):
-        self.api.addFeature(TIME)
-        self.api.hookIQ("get", "host", (TIME, "time"), self.answer)
+        # XEP-0202 §2: the namespace, also the disco feature (§4).
+        self.api.addFeature(NS.TIME)
+        self.api.hookIQ("get", "host", (NS.TIME, "time"), self.answer)
 
     def answer(self, event):
         """
         XEP-0202 §3: C{tzo} and C{utc}, both REQUIRED.
         """
-        element = makeElement(TIME, "time")
+        element = makeElement(NS.TIME, "time")
         for local, text in (("tzo", UTC_OFFSET),
                             ("utc", utcDateTime(self.api.reactor.seconds()))):
-            child = makeElement(TIME, local)
+            child = makeElement(NS.TIME, local)
             child.text = text
             element.append(child)
         return element

@@ -56,18 +56,11 @@ from xmppframe.api import (Priority,
     ACCOUNT_REMOVED, INITIAL_PRESENCE, SESSION_ENDED, atLeast, KeyedQueue, Module, ModuleOption,
     stanzaEvent, UsersWithData)
 from xmppframe.errors import StanzaError
+from xmppframe.xml import namespaces as NS
 from xmppframe.xml.safe import safeParser
 from xmppframe.xml.stanza import makeElement, serialize
 
-__all__ = ["OfflineModule", "FEATURE", "DELAY", "CHAT_STATES", "delayStamp",
-           "isChatStateOnly"]
-
-#: XEP-0160 §4: the service discovery feature of offline storage.
-FEATURE = "msgoffline"
-#: XEP-0203 §3: delayed delivery.
-DELAY = "urn:xmpp:delay"
-#: XEP-0085 §10.1: chat state notifications.
-CHAT_STATES = "http://jabber.org/protocol/chatstates"
+__all__ = ["OfflineModule", "delayStamp", "isChatStateOnly"]
 
 #: The natural-language text of the delay element (XEP-0160 §2 example).
 DELAY_REASON = "Offline Storage"
@@ -109,7 +102,7 @@ def isChatStateOnly(message):
         tag = child.tag
         if not isinstance(tag, str):
             continue
-        if _namespace(tag) == CHAT_STATES:
+        if _namespace(tag) == NS.CHAT_STATES:
             chatStates = True
         elif _localName(tag) != "thread" or _namespace(tag) != _namespace(message.tag):
             return False
@@ -157,7 +150,7 @@ class OfflineModule(Module):
             raise ValueError("offline: max_messages must be a positive integer, got %r"
                              % (self.maxMessages,))
         self.store = self.api.openStore("archive", "offline")
-        self.api.addFeature(FEATURE)
+        self.api.addFeature(NS.MSGOFFLINE)  # XEP-0160 §4
         self.api.hook(stanzaEvent("message", "bare"), self.onMessage)
         self.api.hook(INITIAL_PRESENCE, self.onInitialPresence)
         self.api.hook(stanzaEvent("presence", "self"), self.onPresence,
@@ -207,7 +200,7 @@ class OfflineModule(Module):
         from this host (XEP-0160 §2), leaving the router's stanza as it is.
         """
         copy = deepcopy(stanza)
-        delay = makeElement(DELAY, "delay", {"from": self.api.host.name,
+        delay = makeElement(NS.DELAY, "delay", {"from": self.api.host.name,
                                              "stamp": delayStamp(when)})
         delay.text = DELAY_REASON
         copy.append(delay)

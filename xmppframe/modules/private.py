@@ -41,19 +41,17 @@ from lxml import etree
 
 from xmppframe.api import atLeast, KeyedQueue, Module, ModuleOption
 from xmppframe.errors import StanzaError
+from xmppframe.xml import namespaces as NS
 from xmppframe.xml.safe import safeParser
 from xmppframe.xml.stanza import makeElement, serialize
 
-__all__ = ["PrivateStorageModule", "PRIVATE", "isReservedNamespace"]
-
-#: XEP-0049 §2: the namespace of the query.
-PRIVATE = "jabber:iq:private"
+__all__ = ["PrivateStorageModule", "isReservedNamespace"]
 
 #: Bytes of XML one account may store in all, by default.
 DEFAULT_MAX_SIZE = 1024 * 1024
 
 _RESERVED_PREFIXES = ("jabber:", "http://jabber.org/")
-_RESERVED = frozenset({"vcard-temp"})
+_RESERVED = frozenset({NS.VCARD})
 
 
 def isReservedNamespace(namespace):
@@ -108,8 +106,8 @@ class PrivateStorageModule(Module):
         self.data = self.api.openStore("map", "private")
         # Not a disco feature XEP-0049 defines, but servers announce it
         # and clients look for it.
-        self.api.addFeature(PRIVATE)
-        payload = (PRIVATE, "query")
+        self.api.addFeature(NS.PRIVATE)
+        payload = (NS.PRIVATE, "query")  # XEP-0049 §2
         self.api.hookIQ("get", "self", payload, self.retrieve)
         self.api.hookIQ("set", "self", payload, self.store)
         for type in ("get", "set"):
@@ -139,7 +137,7 @@ class PrivateStorageModule(Module):
             element.tail = None
         else:
             element = etree.fromstring(text.encode("utf-8"), self._parser)
-        result = makeElement(PRIVATE, "query")
+        result = makeElement(NS.PRIVATE, "query")
         result.append(element)
         return result
 

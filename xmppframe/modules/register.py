@@ -19,14 +19,12 @@ from xmppframe.errors import StanzaError
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import errorReply, iqResult, makeElement
 
-REGISTER = "jabber:iq:register"
-FEATURE = "http://jabber.org/features/iq-register"
-_QUERY = NS.qname(REGISTER, "query")
+_QUERY = NS.qname(NS.REGISTER, "query")
 _IQ = NS.qname(NS.CLIENT, "iq")
 
 
 def _child(query, local):
-    return query.find(NS.qname(REGISTER, local))
+    return query.find(NS.qname(NS.REGISTER, local))
 
 
 def _text(query, local):
@@ -56,7 +54,7 @@ class RegistrationResponder:
     def offer(self, stream):
         if not self._applies(stream):
             return []
-        return [makeElement(FEATURE, "register")]
+        return [makeElement(NS.REGISTER_FEATURE, "register")]
 
     def handlers(self, stream):
         if not self._applies(stream):
@@ -114,21 +112,21 @@ class RegisterModule(Module):
         self.minPasswordLength = options["min_password_length"]
         self.minInterval = options["min_interval"]
         self._lastRegistration = {}
-        self.api.addFeature(REGISTER)
+        self.api.addFeature(NS.REGISTER)
         self.api.addStreamResponder(RegistrationResponder(self))
         for target in ("host", "self"):
-            self.api.hookIQ("get", target, (REGISTER, "query"), self.registeredInfo)
-            self.api.hookIQ("set", target, (REGISTER, "query"), self.changeOrRemove)
+            self.api.hookIQ("get", target, (NS.REGISTER, "query"), self.registeredInfo)
+            self.api.hookIQ("set", target, (NS.REGISTER, "query"), self.changeOrRemove)
 
     def form(self):
         """
         The registration fields (XEP-0077 §3.1).
         """
-        query = makeElement(REGISTER, "query")
-        etree.SubElement(query, NS.qname(REGISTER, "instructions")).text = \
+        query = makeElement(NS.REGISTER, "query")
+        etree.SubElement(query, NS.qname(NS.REGISTER, "instructions")).text = \
             self.api.options["instructions"]
-        etree.SubElement(query, NS.qname(REGISTER, "username"))
-        etree.SubElement(query, NS.qname(REGISTER, "password"))
+        etree.SubElement(query, NS.qname(NS.REGISTER, "username"))
+        etree.SubElement(query, NS.qname(NS.REGISTER, "password"))
         return query
 
     # Creating an account
@@ -188,10 +186,10 @@ class RegisterModule(Module):
         """
         XEP-0077 §3.1: a registered entity is told so, with its username.
         """
-        query = makeElement(REGISTER, "query")
-        etree.SubElement(query, NS.qname(REGISTER, "registered"))
-        etree.SubElement(query, NS.qname(REGISTER, "username")).text = event.sender.localpart
-        etree.SubElement(query, NS.qname(REGISTER, "password"))
+        query = makeElement(NS.REGISTER, "query")
+        etree.SubElement(query, NS.qname(NS.REGISTER, "registered"))
+        etree.SubElement(query, NS.qname(NS.REGISTER, "username")).text = event.sender.localpart
+        etree.SubElement(query, NS.qname(NS.REGISTER, "password"))
         return query
 
     def changeOrRemove(self, event):

@@ -50,14 +50,12 @@ from xmppframe.api import (
     ACCOUNT_REMOVED, INITIAL_PRESENCE, accountExists, addressed, atLeast, currentPresence,
     InformativeFeature, IRoster, KeyedQueue, Module, ModuleOption, outboundEvent, Priority,
     stanzaEvent, unavailablePresence, UsersWithData)
+from xmppframe.xml import namespaces as NS
 from xmppframe.xml.safe import safeParser
 from xmppframe.xml.stanza import makeStanza, serialize
 
 __all__ = ["SubscriptionModule", "SubscriptionState", "Outcome", "outbound", "inbound",
-           "PreApprovalFeature", "PRE_APPROVAL", "SUBSCRIPTION_TYPES"]
-
-#: RFC 6121 §3.4: the subscription pre-approval stream feature.
-PRE_APPROVAL = "urn:xmpp:features:pre-approval"
+           "PreApprovalFeature", "SUBSCRIPTION_TYPES"]
 
 #: The presence types that manage subscriptions (RFC 6121 §3).
 SUBSCRIPTION_TYPES = frozenset({"subscribe", "subscribed", "unsubscribe", "unsubscribed"})
@@ -215,7 +213,7 @@ class PreApprovalFeature(InformativeFeature):
     authentication.
     """
 
-    NAMESPACE = PRE_APPROVAL
+    NAMESPACE = NS.PRE_APPROVAL
     LOCAL = "sub"
 
 

@@ -34,14 +34,14 @@ from twisted.internet import defer
 
 from xmppframe.api import atLeast, Module, ModuleOption
 from xmppframe.errors import StanzaError
+from xmppframe.xml import namespaces as NS
 from xmppframe.xml.safe import safeParser
 from xmppframe.xml.stanza import makeElement, serialize
 
-__all__ = ["VCardModule", "VCARD", "parseServerVCard"]
+__all__ = ["VCardModule", "parseServerVCard"]
 
-#: XEP-0054 §4: the namespace, also the disco feature.
-VCARD = "vcard-temp"
-_VCARD_TAG = "{%s}vCard" % (VCARD,)
+# XEP-0054 §4: NS.VCARD is the namespace, also the disco feature.
+_VCARD_TAG = NS.qname(NS.VCARD, "vCard")
 
 #: A vCard may not be larger than this many bytes of XML by default.
 DEFAULT_MAX_SIZE = 64 * 1024
@@ -56,7 +56,7 @@ def _safeParser():
 
 
 def _emptyVCard():
-    return makeElement(VCARD, "vCard")
+    return makeElement(NS.VCARD, "vCard")
 
 
 def parseServerVCard(text, parser=None):
@@ -73,7 +73,7 @@ def parseServerVCard(text, parser=None):
         parser = _safeParser()
     if not text.strip():
         return _emptyVCard()
-    wrapped = "<vCard xmlns='%s'>%s</vCard>" % (VCARD, text)
+    wrapped = "<vCard xmlns='%s'>%s</vCard>" % (NS.VCARD, text)
     try:
         vcard = etree.fromstring(wrapped.encode("utf-8"), parser)
     except etree.XMLSyntaxError as e:
@@ -112,8 +112,8 @@ class VCardModule(Module):
         self.maxSize = self.api.options["max_size"]
         self.serverVCard = parseServerVCard(self.api.options["server_vcard"], self._parser)
         self.store = self.api.openStore("keyvalue", "vcard")
-        self.api.addFeature(VCARD)
-        payload = (VCARD, "vCard")
+        self.api.addFeature(NS.VCARD)
+        payload = (NS.VCARD, "vCard")
         self.api.hookIQ("get", "self", payload, self.getOwn)
         self.api.hookIQ("set", "self", payload, self.setOwn)
         self.api.hookIQ("get", "bare", payload, self.getOther)

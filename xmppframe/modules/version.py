@@ -15,12 +15,10 @@ Queries to an account's JID are the account's clients' to answer (XEP-0092
 import platform
 
 from xmppframe.api import SERVER_VERSION, Module, ModuleOption
+from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import makeElement
 
-__all__ = ["VersionModule", "VERSION", "SOFTWARE_NAME", "operatingSystem"]
-
-#: XEP-0092 §2: the namespace, also the disco feature (§3).
-VERSION = "jabber:iq:version"
+__all__ = ["VersionModule", "SOFTWARE_NAME", "operatingSystem"]
 
 #: The natural-language name of the software (XEP-0092 §2).
 SOFTWARE_NAME = "xmppframe"
@@ -51,19 +49,20 @@ class VersionModule(Module):
 
     def load(self):
         self.showOS = self.api.options["show_os"]
-        self.api.addFeature(VERSION)
-        self.api.hookIQ("get", "host", (VERSION, "query"), self.answer)
+        # XEP-0092 §2: the namespace, also the disco feature (§3).
+        self.api.addFeature(NS.VERSION)
+        self.api.hookIQ("get", "host", (NS.VERSION, "query"), self.answer)
 
     def answer(self, event):
         """
         XEP-0092 §2: name, version and, when allowed, the OS.
         """
-        query = makeElement(VERSION, "query")
+        query = makeElement(NS.VERSION, "query")
         fields = [("name", SOFTWARE_NAME), ("version", SERVER_VERSION)]
         if self.showOS:
             fields.append(("os", operatingSystem()))
         for local, text in fields:
-            child = makeElement(VERSION, local)
+            child = makeElement(NS.VERSION, local)
             child.text = text
             query.append(child)
         return query

@@ -19,6 +19,28 @@ PING = "urn:xmpp:ping"
 DISCO_INFO = "http://jabber.org/protocol/disco#info"
 DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
 
+# The extensions of the carbons, csi, disco, offline, private, vcard,
+# version, time, register, presence and subscription modules.
+CARBONS = "urn:xmpp:carbons:2"                          # XEP-0280
+FORWARD = "urn:xmpp:forward:0"                          # XEP-0297
+HINTS = "urn:xmpp:hints"                                # XEP-0334
+MUC_USER = "http://jabber.org/protocol/muc#user"        # XEP-0045
+CONFERENCE = "jabber:x:conference"                      # XEP-0249
+RECEIPTS = "urn:xmpp:receipts"                          # XEP-0184
+CHAT_STATES = "http://jabber.org/protocol/chatstates"   # XEP-0085
+CHAT_MARKERS = "urn:xmpp:chat-markers:0"                # XEP-0333
+CSI = "urn:xmpp:csi:0"                                  # XEP-0352
+SERVERINFO = "http://jabber.org/network/serverinfo"     # XEP-0157 FORM_TYPE
+MSGOFFLINE = "msgoffline"                               # XEP-0160 §4 disco feature
+DELAY = "urn:xmpp:delay"                                # XEP-0203
+PRIVATE = "jabber:iq:private"                           # XEP-0049
+VCARD = "vcard-temp"                                    # XEP-0054
+VERSION = "jabber:iq:version"                           # XEP-0092
+TIME = "urn:xmpp:time"                                  # XEP-0202
+REGISTER = "jabber:iq:register"                         # XEP-0077
+REGISTER_FEATURE = "http://jabber.org/features/iq-register"  # XEP-0077 §3.1.1
+PRE_APPROVAL = "urn:xmpp:features:pre-approval"         # RFC 6121 §3.4
+
 #: Namespaces in which a top-level element is a stanza (RFC 6120 §8).
 STANZA_CONTENT = frozenset({CLIENT, SERVER, COMPONENT_ACCEPT})
 
