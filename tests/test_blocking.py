@@ -8,8 +8,9 @@ from lxml import etree
 from zope.interface.verify import verifyObject
 
 from xmppframe.interfaces import IModule
-from xmppframe.modules.blocking import BLOCKING, BlockingModule
-from xmppframe.modules.privacy import BLOCKING_ERRORS, BLOCKLIST_NAME
+from xmppframe.modules.blocking import BlockingModule
+from xmppframe.modules.privacy.blocklist import BLOCKLIST_NAME
+from xmppframe.xml.namespaces import BLOCKING, BLOCKING_ERRORS
 
 from tests.fakes import parse
 from tests.test_privacy import J, PrivacyHarness, privacyQuery

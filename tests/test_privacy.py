@@ -5,6 +5,7 @@ filter that enforces the rules on the router's inbound and outbound events
 (§2.9–§2.14).
 """
 
+from copy import deepcopy
 import os
 
 from lxml import etree
@@ -17,19 +18,23 @@ from twisted.trial import unittest
 
 from xmppframe.config import ConfigError, parseConfig, validateModuleOptions
 from xmppframe.errors import StanzaError
-from xmppframe.events import ACCOUNT_REMOVED, outboundEvent, stanzaEvent
+from xmppframe.events import ACCOUNT_REMOVED, StanzaEvent, outboundEvent, stanzaEvent
 from xmppframe.interfaces import IModule, IRoster
 from xmppframe.jid import parseJID
 from xmppframe.api.module import ModuleAPI
-from xmppframe.modules.privacy import (
-    BLOCKING_ERRORS, DENY, IQ, MESSAGE, OTHER_IN, OTHER_OUT, PRESENCE_IN, PRESENCE_OUT,
-    PRIVACY, INBOUND, OUTBOUND, PrivacyItem, PrivacyList, PrivacyModule, jidMatches,
-    parseList, stanzaCategory)
+from xmppframe.api.testing import ModuleHarness
+from xmppframe.modules.privacy import PrivacyModule
+from xmppframe.modules.privacy.codec import parseList
+from xmppframe.modules.privacy.model import (
+    DENY, IQ, MESSAGE, OTHER_IN, OTHER_OUT, PRESENCE_IN, PRESENCE_OUT, INBOUND, OUTBOUND,
+    PrivacyItem, PrivacyList, jidMatches, stanzaCategory)
+from xmppframe.modules.privacy.policy import PrivacyPolicy
 from xmppframe.rosteritem import RosterItem
 from xmppframe.router import Router
 from xmppframe.session import SessionManager
 from xmppframe.storage.memory import MemoryStorage
 from xmppframe.storage.sqlite import SQLiteStorage
+from xmppframe.xml.namespaces import BLOCKING_ERRORS, PRIVACY
 
 from tests.fakes import FakeSession, makeHost, parse, stanzaErrorCondition
 
@@ -718,10 +723,26 @@ class EnforcementTests(PrivacyHarness):
         self.assertEqual(available.findtext("{jabber:client}show"), "chat")
 
 
+    def test_farewellPassesOnce(self):
+        """
+        §2.11: the unavailable presence the server sends a contact the new
+        rules hide the account from passes those rules once; the same
+        presence again, or the account's next broadcast copy, is stopped.
+        """
+        self.roster.add("alice", "bob@example.org", "from")
+        self.aliceDefault("<item type='jid' value='bob@example.org' action='deny' order='1'>"
+                          "<presence-out/></item>")
+        [unavailable] = self.bob.take()
+        self.router.route(deepcopy(unavailable))
+        self.router.route(parse("<presence from='alice@example.org/home' to='bob@example.org'/>"))
+        self.assertEqual(self.bob.take(), [])
+
+
 class LoadingTests(PrivacyHarness):
     """
-    Decisions wait for the account's data when it is not in memory; the
-    stanza is judged once and goes on once.
+    Decisions wait for the account's data when it is not in memory (the
+    router holds the stanza meanwhile); the stanza is judged once and goes
+    on once.
     """
 
     def setUp(self):
@@ -743,13 +764,17 @@ class LoadingTests(PrivacyHarness):
                               lambda event: self.outbound.append(event.stanza))
 
     def test_allowedAfterLoad(self):
+        """
+        Bob's own rules are in memory, so his stanza passes the outbound
+        handlers at once; it waits for Carol's on the inbound side, and is
+        delivered once they are read.  Nothing sees it twice.
+        """
         stanza = self.send(self.bob, "<message to='carol@example.org'><body>x</body></message>")
         self.assertEqual(self.delivered, [])
-        self.assertEqual(self.outbound, [])
+        self.assertEqual(self.outbound, [stanza])
         self.delayed.release()
         self.assertEqual(self.delivered, [stanza])
         self.assertEqual(self.outbound, [stanza])
-        self.assertEqual(self.privacy._passing, {})
         # Now in memory: the next one goes at once.
         self.send(self.bob, "<message to='carol@example.org'><body>y</body></message>")
         self.assertEqual(len(self.delivered), 2)
@@ -901,7 +926,6 @@ class PolicyCacheTests(unittest.TestCase):
     """
 
     def setUp(self):
-        from xmppframe.modules.privacy import PrivacyPolicy
         self.sessions = SessionManager()
         self.host = makeHost("example.org")
         self.policy = PrivacyPolicy(MemoryStorage().map("example.org", "privacy"),
@@ -932,3 +956,154 @@ class PolicyCacheTests(unittest.TestCase):
         self.policy.ready("a")
         self.successResultOf(self.policy.load("c"))
         self.assertEqual(sorted(self.policy._states), ["a", "c"])
+
+
+class WaitingFilterTests(unittest.TestCase):
+    """
+    A stanza judged while its account's rules are read waits for them: the
+    router holds it, and what its origin sends after it, and it is then
+    delivered or refused (XEP-0016 §2.14) as if the rules had been in
+    memory; nothing sent later by the same client overtakes it.
+    """
+
+    def setUp(self):
+        self.harness = ModuleHarness("example.org")
+        self.roster = FakeRoster()
+        self.harness.provide(IRoster, self.roster)
+        self.privacy = self.harness.load(PrivacyModule)
+        self.bob = self.harness.client("bob@example.org/phone", available=True)
+        self.dave = self.harness.client("dave@example.org/desk", available=True)
+        self.eve = self.harness.client("eve@example.org/x", available=True)
+        # Carol denies Eve everything; she is offline and not in memory.
+        carol = self.harness.client("carol@example.org/desk")
+        self.iq(carol, "<list name='rules'><item type='jid' value='eve@example.org' "
+                       "action='deny' order='1'/></list>")
+        self.iq(carol, "<default name='rules'/>")
+        self.harness.sessions.unbind(carol)
+        self.privacy.policy.forget("carol")
+        self.delayed = DelayedMapStore(self.privacy.policy.store)
+        self.privacy.policy.store = self.delayed
+        self.toCarol = []
+        self.harness.host.events.hook(stanzaEvent("message", "bare"), self.deliverToCarol)
+
+    def deliverToCarol(self, event):
+        if event.to.localpart == "carol":
+            self.toCarol.append(event.stanza.findtext("{jabber:client}body"))
+            return True
+        return None
+
+    def iq(self, session, inner):
+        self.harness.send(session, "<iq type='set' id='s'>%s</iq>" % (privacyQuery(inner),))
+        [reply] = [s for s in session.take() if s.get("id") == "s"]
+        self.assertEqual(reply.get("type"), "result", etree.tostring(reply))
+
+    def message(self, sender, to, body, id="m"):
+        self.harness.send(sender, "<message to='%s' id='%s'><body>%s</body></message>"
+                          % (to, id, body))
+
+    def bodies(self, session):
+        return [s.findtext("{jabber:client}body") for s in session.take()
+                if s.get("type") != "error"]
+
+    def test_heldThenDelivered(self):
+        """
+        Bob's message to Carol waits for her rules; his next one, to Dave
+        (whose rules are in memory), waits behind it; both go once Carol's
+        rules are read, in the order Bob sent them.
+        """
+        self.message(self.bob, "carol@example.org", "one")
+        self.message(self.bob, "dave@example.org/desk", "two")
+        self.assertEqual(self.toCarol, [])
+        self.assertEqual(self.bodies(self.dave), [])
+        self.assertEqual(len(self.delayed.waiting), 1)
+        self.delayed.release()
+        self.assertEqual(self.toCarol, ["one"])
+        self.assertEqual(self.bodies(self.dave), ["two"])
+        self.assertEqual(self.bob.take(), [])
+
+    def test_heldThenRefused(self):
+        """
+        §2.14: Eve's message to Carol is refused once Carol's rules are
+        read, with service-unavailable from the address Eve wrote to; her
+        later messages wait behind it and are judged in turn.
+        """
+        self.message(self.eve, "carol@example.org", "one", id="e1")
+        self.message(self.eve, "carol@example.org", "two", id="e2")
+        self.message(self.eve, "dave@example.org/desk", "three", id="e3")
+        self.assertEqual(self.eve.take(), [])
+        self.assertEqual(self.bodies(self.dave), [])
+        self.delayed.release()
+        self.assertEqual(self.toCarol, [])
+        errors = self.eve.take()
+        self.assertEqual([e.get("id") for e in errors], ["e1", "e2"])
+        for error in errors:
+            self.assertEqual(stanzaErrorCondition(error), "service-unavailable")
+            self.assertEqual(error.get("from"), "carol@example.org")
+        self.assertEqual(self.bodies(self.dave), ["three"])
+
+    def test_routedRefusalAnswered(self):
+        """
+        A stanza the server routes (no session) is held by its sender, and
+        once refused its error answer is routed back, past Carol's own
+        outbound filter, which would otherwise stop anything to Eve.
+        """
+        message = parse("<message from='eve@example.org/x' to='carol@example.org' id='r'>"
+                        "<body>x</body></message>")
+        self.harness.router.route(message)
+        self.assertEqual(self.eve.take(), [])
+        self.delayed.release()
+        [error] = self.eve.take()
+        self.assertEqual(stanzaErrorCondition(error), "service-unavailable")
+        self.assertEqual(error.get("to"), "eve@example.org/x")
+
+    def test_senderRulesWait(self):
+        """
+        The sender's side waits too: what the server routes in Carol's name
+        while her rules are read is judged by them, in order.
+        """
+        for body in ("one", "two"):
+            stanza = parse("<message from='carol@example.org/desk' to='%s' type='chat'>"
+                           "<body>%s</body></message>" % ("eve@example.org/x", body))
+            self.harness.router.route(stanza)
+            stanza = parse("<message from='carol@example.org/desk' to='%s' type='chat'>"
+                           "<body>%s</body></message>" % ("dave@example.org/desk", body))
+            self.harness.router.route(stanza)
+        self.assertEqual(self.bodies(self.dave), [])
+        self.delayed.release()
+        self.assertEqual(self.bodies(self.eve), [])
+        self.assertEqual(self.bodies(self.dave), ["one", "two"])
+
+    def test_loadFailureRefuses(self):
+        """
+        If the rules cannot be read, the stanza is not let through
+        unjudged: the sender is told of an internal error, and what it sent
+        after goes on.
+        """
+        self.message(self.bob, "carol@example.org", "one", id="f")
+        self.message(self.bob, "dave@example.org/desk", "two")
+        [(d, user)] = self.delayed.waiting
+        d.errback(RuntimeError("disk on fire"))
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.assertEqual(self.toCarol, [])
+        [error] = self.bob.take()
+        self.assertEqual(stanzaErrorCondition(error), "internal-server-error")
+        self.assertEqual(self.bodies(self.dave), ["two"])
+
+    def test_inMemoryJudgedAtOnce(self):
+        """
+        Once the rules are in memory, stanzas are judged without reading
+        anything and without waiting: the filters answer synchronously.
+        """
+        self.message(self.bob, "carol@example.org", "one")
+        self.delayed.release()
+        self.patch(self.privacy.policy, "load", lambda user: self.fail("loaded %s" % (user,)))
+        self.message(self.bob, "carol@example.org", "two")
+        self.message(self.eve, "carol@example.org", "three", id="e")
+        self.assertEqual(self.toCarol, ["one", "two"])
+        [error] = self.eve.take()
+        self.assertEqual(stanzaErrorCondition(error), "service-unavailable")
+        bare = J("carol@example.org")
+        event = StanzaEvent(self.bob, parse("<message/>"), bare, self.bob.jid,
+                            self.harness.host, "message", None)
+        self.assertIsNone(self.privacy.filters.inbound(event))
+        self.assertIsNone(self.privacy.filters.outbound(event))

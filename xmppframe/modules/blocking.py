@@ -1,33 +1,24 @@
 """
 The blocking command (XEP-0191): a simple front end to privacy rules.
 
-The blocklist is not stored here: XEP-0191 §6 asks for the back-end store
+The blocklist is not stored here: XEP-0191 §5 asks for the back-end store
 of privacy lists and recommends the blocked JIDs be the 'jid'/'deny' items
-of the default privacy list, which is what the privacy module's
-L{PrivacyModule.blocklist}, L{PrivacyModule.block} and
-L{PrivacyModule.unblock} read and change.  Enforcement (inbound stanzas from
-a blocked JID refused, outbound ones answered with C{not-acceptable} and
-C{<blocked/>}, unavailable presence sent on block) is the privacy module's
-filter.  What is left here is the protocol: the three requests, and the
-pushes to the resources that asked for the blocklist.
+of the default privacy list, which is what the privacy module's L{IPrivacy}
+service reads and changes.  Enforcement (inbound stanzas from a blocked JID
+refused, outbound ones answered with C{not-acceptable} and C{<blocked/>},
+unavailable presence sent on block) is the privacy module's filter.  What
+is left here is the protocol: the three requests, and the pushes to the
+resources that asked for the blocklist.
 """
-
-import secrets
 
 from lxml import etree
 
+from xmppframe.api import SESSION_ENDED, InvalidJID, IPrivacy, Module, parseJID
 from xmppframe.errors import StanzaError
-from xmppframe.api import SESSION_ENDED, InvalidJID, IPrivacy, iqResponseEvent, Module, parseJID
-from xmppframe.xml.stanza import makeElement, makeStanza
+from xmppframe.xml import namespaces as NS
+from xmppframe.xml.stanza import makeElement
 
-#: XEP-0191 §9.  (Here until it joins L{xmppframe.xml.namespaces}.)
-BLOCKING = "urn:xmpp:blocking"
-
-_PUSH_ID_PREFIX = "block-push-"
-
-
-def _q(local):
-    return "{%s}%s" % (BLOCKING, local)
+_ITEM = NS.qname(NS.BLOCKING, "item")
 
 
 def requestedJIDs(element):
@@ -42,7 +33,7 @@ def requestedJIDs(element):
     for child in element:
         if not isinstance(child.tag, str):
             continue
-        if child.tag != _q("item"):
+        if child.tag != _ITEM:
             raise StanzaError("bad-request", text="Only <item/> elements are allowed here")
         text = child.get("jid")
         if text is None:
@@ -58,15 +49,21 @@ def itemsElement(local, jids):
     """
     A C{<blocklist/>}, C{<block/>} or C{<unblock/>} with one item per JID.
     """
-    element = makeElement(BLOCKING, local)
+    element = makeElement(NS.BLOCKING, local)
     for jid in jids:
-        etree.SubElement(element, _q("item")).set("jid", jid.full)
+        etree.SubElement(element, _ITEM).set("jid", jid.full)
     return element
 
 
 class BlockingModule(Module):
     """
-    XEP-0191 for one host, on top of the privacy module's blocklist.
+    XEP-0191 for one host, on top of the privacy module's blocklist:
+
+      - §3.1: the server advertises urn:xmpp:blocking;
+      - §3.2: a client retrieves the blocklist, and so asks for pushes;
+      - §3.3: it blocks JIDs, §3.4 unblocks some, §3.5 all; each change is
+        pushed to every resource of the account that retrieved the
+        blocklist.
     """
 
     name = "blocking"
@@ -77,16 +74,15 @@ class BlockingModule(Module):
     def __init__(self, api):
         Module.__init__(self, api)
         # The sessions that requested the blocklist: they get the pushes
-        # (XEP-0191 §3.3).  Forgotten when they end.
+        # (§3.3).  Forgotten when they end.
         self._interested = set()
 
     def load(self):
-        self.api.addFeature(BLOCKING)
-        self.api.hookIQ("get", "self", (BLOCKING, "blocklist"), self._onBlocklist)
-        self.api.hookIQ("set", "self", (BLOCKING, "block"), self._onBlock)
-        self.api.hookIQ("set", "self", (BLOCKING, "unblock"), self._onUnblock)
+        self.api.addFeature(NS.BLOCKING)
+        self.api.hookIQ("get", "self", (NS.BLOCKING, "blocklist"), self._onBlocklist)
+        self.api.hookIQ("set", "self", (NS.BLOCKING, "block"), self._onBlock)
+        self.api.hookIQ("set", "self", (NS.BLOCKING, "unblock"), self._onUnblock)
         self.api.hook(SESSION_ENDED, self._interested.discard)
-        self.api.hook(iqResponseEvent("self"), self._onPushAnswer)
 
     @property
     def privacy(self):
@@ -94,7 +90,7 @@ class BlockingModule(Module):
 
     def _onBlocklist(self, event):
         """
-        XEP-0191 §3.2: the blocked JIDs, possibly none.
+        §3.2: the blocked JIDs, possibly none.
         """
         if event.origin is not None:
             self._interested.add(event.origin)
@@ -104,7 +100,7 @@ class BlockingModule(Module):
 
     def _onBlock(self, event):
         """
-        XEP-0191 §3.3: at least one item, else bad-request.
+        §3.3: at least one item, else bad-request.
         """
         jids = requestedJIDs(event.stanza[0])
         if not jids:
@@ -115,7 +111,7 @@ class BlockingModule(Module):
 
     def _onUnblock(self, event):
         """
-        XEP-0191 §3.4 (the items given) and §3.5 (no items: all).
+        §3.4 (the items given) and §3.5 (no items: all).
         """
         jids = requestedJIDs(event.stanza[0])
         d = self.privacy.unblock(event.sender.localpart, jids or None)
@@ -125,19 +121,11 @@ class BlockingModule(Module):
     def _push(self, event, local, jids):
         """
         Push the change, as requested, to every resource of the account
-        that requested the blocklist; the iq result follows.
+        that requested the blocklist (§3.3, §3.4, §3.5); the iq result
+        follows.  Their answers are absorbed.
         """
-        for session in self.api.sessions.sessionsFor(event.sender.bare):
-            if session not in self._interested:
-                continue
-            iq = makeStanza("iq", to=session.jid, type="set",
-                            id=_PUSH_ID_PREFIX + secrets.token_hex(6))
-            iq.append(itemsElement(local, jids))
-            session.send(iq)
+        sessions = [session for session in self.api.sessions.sessionsFor(event.sender.bare)
+                    if session in self._interested]
+        if sessions:
+            self.api.push(event.sender.localpart, itemsElement(local, jids), sessions)
         return True
-
-    def _onPushAnswer(self, event):
-        if (event.stanza.get("id") or "").startswith(_PUSH_ID_PREFIX):
-            return True
-        return None
-

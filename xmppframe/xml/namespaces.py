@@ -52,3 +52,9 @@ def qname(namespace, local):
     in C{namespace} starts with, for C{tag.startswith(...)} tests.
     """
     return "{%s}%s" % (namespace, local)
+
+# Privacy lists and the blocking command: XEP-0016 §7, XEP-0191 §9 (the
+# application error condition of a refusal to a blocked JID, §3.3).
+PRIVACY = "jabber:iq:privacy"
+BLOCKING = "urn:xmpp:blocking"
+BLOCKING_ERRORS = "urn:xmpp:blocking:errors"
