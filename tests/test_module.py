@@ -432,8 +432,7 @@ class ServiceTests(ModuleAPITestCase):
         Each host has its own services.
         """
         self.api.provide(IExample, ExampleService())
-        otherHost = makeHost("example.net")
-        other = ModuleAPI("other", otherHost, self.router, self.sessions, None, self.clock)
+        other = self.harness.api("other", host=self.harness.addHost("example.net"))
         self.assertIsNone(other.service(IExample))
 
 
@@ -445,9 +444,7 @@ class AnnotationTests(ModuleAPITestCase):
 
     def setUp(self):
         ModuleAPITestCase.setUp(self)
-        self.bob = FakeSession("bob@example.org", host=self.host, available=True,
-                               manager=self.sessions)
-        self.sessions.bind(self.bob, "phone")
+        self.bob = self.harness.client("bob@example.org/phone", available=True)
         self.seen = []
 
         def annotate(annotation):
@@ -460,9 +457,8 @@ class AnnotationTests(ModuleAPITestCase):
         self.api.hook(MESSAGE_ANNOTATE, annotate)
 
     def send(self, to):
-        self.router.process(self.alice, parse(
-            "<message to='%s' type='chat'><body>hi</body><forged xmlns='urn:example'/></message>"
-            % (to,)))
+        self.harness.send(self.alice, "<message to='%s' type='chat'><body>hi</body>"
+                                      "<forged xmlns='urn:example'/></message>" % (to,))
 
     def test_annotated(self):
         self.send("bob@example.org")

@@ -193,6 +193,13 @@ class Router:
         stanza has been handled): the stanzas that C{key}, the same origin,
         sends meanwhile queue behind it, so that nothing overtakes, and are
         handled in order once it is done.  Other origins go on.
+
+        The origin of a client's own stanzas is its session; that of a
+        stanza the server routes (on an account's behalf, or from a peer
+        server or component) is its sender's JID.  The two are ordered
+        apart: a held client stanza does not hold up what the server
+        sends in the account's name (its presence broadcast copies, an
+        error it answers with), which must not wait on the client.
         """
         if key not in self._held:
             self._held[key] = deque()
@@ -210,7 +217,11 @@ class Router:
                 self._held[key].extend(queue)
                 return
             method, args = queue.popleft()
-            method(*args)
+            try:
+                method(*args)
+            except Exception:
+                # One bad stanza must not lose the rest of the queue.
+                self._log.failure("handling a held stanza failed")
 
     @staticmethod
     def _then(claimed, step, *args):

@@ -30,6 +30,7 @@ from xmppframe.router import Router
 from xmppframe.session import SessionManager
 from xmppframe.storage.memory import MemoryStorage
 from xmppframe.xml import namespaces as NS
+from xmppframe.xml.safe import safePullParser
 
 from xmppframe.api.module import ModuleAPI
 
@@ -101,8 +102,7 @@ def parseStanzas(text, namespace=NS.CLIENT):
     Parse C{text}, top-level elements of a stream, into detached elements
     in the stream's default namespace, as the stream parser hands them over.
     """
-    parser = etree.XMLPullParser(events=("start", "end"), resolve_entities=False,
-                                 no_network=True)
+    parser = safePullParser()
     parser.feed(_STREAM_OPEN.replace(NS.CLIENT, namespace))
     parser.feed(text)
     parser.feed("</stream:stream>")
