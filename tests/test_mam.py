@@ -13,8 +13,11 @@ from zope.interface.verify import verifyObject
 from twisted.internet import defer, task
 from twisted.trial import unittest
 
+from xmppframe.api import MESSAGE_ANNOTATE, ROSTER_CHANGED, RosterChange
 from xmppframe.interfaces import IModule, IRoster
 from xmppframe.api.module import ModuleAPI
+from xmppframe.modules.carbons import CarbonsModule
+from xmppframe.modules.offline import OfflineModule
 from xmppframe.modules.mam import (
     NS_MAM, NS_MAM_EXTENDED, NS_SID, ArchiveIds, ArchivingPrefs, MamModule, formatStamp,
     isArchivable, parseStamp)
@@ -870,6 +873,88 @@ class PagingTests(MamTestCase):
         self.assertEqual((page.bodies, page.complete), (["m2", "m3"], "true"))
 
 
+class AnnotationTests(MamTestCase):
+    """
+    The archive id is given on the router's annotation step
+    (L{MESSAGE_ANNOTATE}), once per message to a local account, before
+    every copy is made: delivered, stored offline, carbon-copied
+    (XEP-0313 §3.5; XEP-0359 §3 rules 2 and 4).
+    """
+
+    FORGED = "<stanza-id xmlns='%s' by='bob@example.org' id='forged'/>" % (NS_SID,)
+
+    def loadOther(self, moduleClass, name):
+        api = ModuleAPI(name, self.host, self.router, self.sessions, self.storage, self.clock)
+        module = moduleClass(api)
+        loading = module.load()
+        if loading is not None:
+            self.successResultOf(loading)
+        self.addCleanup(module.unload)
+        return module
+
+    def test_fallbackToBareOnceForgedRemoved(self):
+        """
+        A message to a full JID with no such resource is handled as sent to
+        the bare JID (RFC 6121 §8.5.3.2.1): it is archived exactly once and
+        delivered with exactly one stanza id by the archive, its archive
+        id; a stanza id the sender forged in the archive's name is removed
+        from the delivered copy (XEP-0359 §3 rule 2) and not archived.
+        """
+        self.send(self.alice, "bob@example.org/gone", "redirected", extra=self.FORGED)
+        [item] = self.successResultOf(self.module.store.query("bob"))
+        self.assertNotIn(b"forged", item.payload)
+        [delivered] = self.bob.take()
+        [stanzaId] = delivered.findall(STANZA_ID)
+        self.assertEqual(stanzaId.get("by"), "bob@example.org")
+        self.assertEqual(self.query(self.bob).ids, [stanzaId.get("id")])
+
+    def test_askedNotMutated(self):
+        """
+        MAM asks the router for its changes: the message its annotation
+        handlers see is the one the sender sent; the stanza id and the
+        removal appear once they have all run.
+        """
+        seen = []
+        self.host.events.hook(MESSAGE_ANNOTATE, lambda annotation: seen.append(
+            [child.get("id") for child in annotation.event.stanza.findall(STANZA_ID)]), -1)
+        self.send(self.alice, "bob@example.org", "hello", extra=self.FORGED)
+        self.assertEqual(seen, [["forged"]])
+        [delivered] = self.bob.take()
+        self.assertNotEqual([s.get("id") for s in delivered.findall(STANZA_ID)], ["forged"])
+        self.assertEqual(len(delivered.findall(STANZA_ID)), 1)
+
+    def test_offlineStoresStampedCopy(self):
+        """
+        Offline storage (XEP-0160), which claims the message for an account
+        with no available resource, keeps the copy with the stanza id, and
+        without the forged one.
+        """
+        offline = self.loadOther(OfflineModule, "offline")
+        self.send(self.alice, "carol@example.org", "later", extra=self.FORGED.replace("bob", "carol"))
+        [item] = self.successResultOf(offline.store.query("carol"))
+        stored = etree.fromstring(item.payload)
+        [stanzaId] = stored.findall(STANZA_ID)
+        self.assertEqual(stanzaId.get("by"), "carol@example.org")
+        [archived] = self.successResultOf(self.module.store.query("carol"))
+        self.assertTrue(archived.payload.startswith(stanzaId.get("id").encode("ascii") + b"\n"))
+
+    def test_carbonCopyCarriesId(self):
+        """
+        XEP-0313 §3.5: a carbon copy (XEP-0280) of a received message
+        carries the archive's stanza id in the forwarded message.
+        """
+        self.loadOther(CarbonsModule, "carbons")
+        laptop = self.bind("bob@example.org", "laptop")
+        self.iq(laptop, "<enable xmlns='urn:xmpp:carbons:2'/>")
+        self.send(self.alice, "bob@example.org/phone", "copied")
+        [delivered] = self.bob.take()
+        [carbon] = laptop.take()
+        [copied] = [m for m in carbon.iter(CLIENT_MESSAGE) if m is not carbon]
+        self.assertEqual([s.get("id") for s in copied.findall(STANZA_ID)],
+                         [s.get("id") for s in delivered.findall(STANZA_ID)])
+        self.assertEqual(len(copied.findall(STANZA_ID)), 1)
+
+
 class PrefsTests(MamTestCase):
     """
     XEP-0441: archiving preferences.
@@ -997,8 +1082,9 @@ class PrefsTests(MamTestCase):
 
     def test_rosterLater(self):
         """
-        When the roster answers later, the message is delivered without a
-        stanza id and archived in order when the answer comes.
+        When the roster answers later (a database read), the message waits
+        for it (the router holds it, and what its sender sends after it)
+        and is delivered with its stanza id (XEP-0313 §3.5); others go on.
         """
         roster = FakeRoster()
         self.host.services.provide(IRoster, roster)
@@ -1008,25 +1094,51 @@ class PrefsTests(MamTestCase):
         self.send(self.alice, "bob@example.org", "first")
         self.send(self.bind("carol@example.org", "x"), "bob@example.org", "never")
         self.send(self.alice, "bob@example.org", "second")
-        [first, never, second] = self.bob.take()
-        self.assertEqual(first.findall(STANZA_ID), [])
+        [never] = self.bob.take()
+        self.assertEqual(never.findtext(BODY), "never")
         self.assertEqual(self.archive("bob"), [])
         roster.answer()
+        [first, second] = self.bob.take()
+        self.assertEqual([first.findtext(BODY), second.findtext(BODY)], ["first", "second"])
         self.assertEqual(self.archive("bob"), ["first", "second"])
+        self.assertEqual([m.find(STANZA_ID).get("id") for m in (first, second)],
+                         self.query(self.bob).ids)
+        # The roster was asked once: its answer is remembered.
+        self.assertEqual(roster.pending, [])
+
+    def test_rosterChangeFollowed(self):
+        """
+        What the roster said is kept current by its changes
+        (L{ROSTER_CHANGED}): a contact removed from the roster is no longer
+        archived under the roster default (XEP-0441 §2.1.1).
+        """
+        roster = FakeRoster()
+        self.host.services.provide(IRoster, roster)
+        roster.contacts["bob"] = {"alice@example.org"}
+        self.setPrefs(self.bob, "roster")
+        self.send(self.alice, "bob@example.org", "friend")
+        alice = self.router.jids.parse("alice@example.org")
+        self.host.events.fireAll(ROSTER_CHANGED, RosterChange("bob", alice, None))
+        self.send(self.alice, "bob@example.org", "stranger now")
+        self.assertEqual(self.archive("bob"), ["friend"])
 
     def test_queryWaitsForWrites(self):
         """
         A query sees every message archived before it: it waits for the
         account's writes still under way.
         """
-        roster = FakeRoster()
-        self.host.services.provide(IRoster, roster)
-        roster.contacts["bob"] = {"alice@example.org"}
-        roster.later = True
-        self.setPrefs(self.bob, "roster")
+        gate = defer.Deferred()
+        store = self.module.store
+        append = store.append
+
+        def slowAppend(*args, **kwargs):
+            return gate.addCallback(lambda _: append(*args, **kwargs))
+        self.patch(store, "append", slowAppend)
         self.send(self.alice, "bob@example.org", "pending")
+        [delivered] = self.bob.take()
+        self.assertEqual(len(delivered.findall(STANZA_ID)), 1)
         self.assertEqual(self.iq(self.bob, "<query xmlns='%s'/>" % (NS_MAM,)), [])
-        roster.answer()
+        gate.callback(None)
         [result, reply] = self.bob.take()
         self.assertEqual(reply.get("type"), "result")
         self.assertEqual(Page([result], reply.find(FIN)).bodies, ["pending"])
