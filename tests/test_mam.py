@@ -229,7 +229,7 @@ class MamTestCase(unittest.TestCase):
 class ArchivingTests(MamTestCase):
     """
     Which messages are archived, where, and with what stanza id
-    (XEP-0313 §3.3, §8.1; XEP-0359).
+    (XEP-0313 §3.5, §6.1.1; XEP-0359).
     """
 
     def test_interface(self):
@@ -237,7 +237,7 @@ class ArchivingTests(MamTestCase):
 
     def test_features(self):
         """
-        XEP-0313 §7, XEP-0359 §6: the account advertises MAM, its extended
+        XEP-0313 §7, XEP-0359 §5: the account advertises MAM, its extended
         fields and stanza ids.
         """
         features = getattr(self.host, "accountFeatures", None)
@@ -250,7 +250,7 @@ class ArchivingTests(MamTestCase):
 
     def test_chatArchivedBothSides(self):
         """
-        XEP-0313 §8.1: a chat message with a body is kept in the sender's
+        XEP-0313 §6.1.1: a chat message with a body is kept in the sender's
         archive and the recipient's.
         """
         self.send(self.alice, "bob@example.org", "hello")
@@ -271,7 +271,7 @@ class ArchivingTests(MamTestCase):
 
     def test_notArchived(self):
         """
-        XEP-0313 §8.1: headline, groupchat and error messages, and messages
+        XEP-0313 §6.1.1: headline, groupchat and error messages, and messages
         without a body (chat states, receipts), are not archived; neither is
         a message with a XEP-0334 no-store or no-permanent-store hint.
         """
@@ -301,7 +301,7 @@ class ArchivingTests(MamTestCase):
 
     def test_stanzaIdStamped(self):
         """
-        XEP-0313 §3.3: the delivered message carries a stanza id by the
+        XEP-0313 §3.5: the delivered message carries a stanza id by the
         recipient's bare JID, which is its id in the recipient's archive.
         """
         self.send(self.alice, "bob@example.org", "hello")
@@ -313,7 +313,7 @@ class ArchivingTests(MamTestCase):
 
     def test_senderNotStamped(self):
         """
-        XEP-0313 §3.3: the sender's archive id is not given to the
+        XEP-0313 §3.5: the sender's archive id is not given to the
         recipient.
         """
         self.send(self.alice, "bob@example.org", "hello")
@@ -322,7 +322,7 @@ class ArchivingTests(MamTestCase):
 
     def test_idsUnique(self):
         """
-        XEP-0313 §8.2: ids are unique even for messages archived in the
+        XEP-0313 §6.2: ids are unique even for messages archived in the
         same microsecond.
         """
         for n in range(5):
@@ -334,7 +334,7 @@ class ArchivingTests(MamTestCase):
 
     def test_forgedStanzaIdStripped(self):
         """
-        XEP-0359 §5 rule 2: a stanza id claiming to be by the recipient is
+        XEP-0359 §3 rule 2: a stanza id claiming to be by the recipient is
         removed; others are left alone (rule 3).
         """
         self.send(self.alice, "bob@example.org", "hello",
@@ -348,7 +348,7 @@ class ArchivingTests(MamTestCase):
 
     def test_forgedStrippedWhenNotArchived(self):
         """
-        XEP-0359 §5 rule 2: removed even when no id of ours is added.
+        XEP-0359 §3 rule 2: removed even when no id of ours is added.
         """
         self.send(self.alice, "bob@example.org", "news", type="headline",
                   extra="<stanza-id xmlns='%s' by='bob@example.org' id='forged'/>" % (NS_SID,))
@@ -367,7 +367,7 @@ class ArchivingTests(MamTestCase):
 
     def test_onceForSeveralResources(self):
         """
-        XEP-0313 §8.1: a message delivered to several resources is archived
+        XEP-0313 §6.1.1: a message delivered to several resources is archived
         once.
         """
         laptop = self.bind("bob@example.org", "laptop")
@@ -689,7 +689,7 @@ class QueryTests(MamTestCase):
 
     def test_otherArchiveForbidden(self):
         """
-        XEP-0313 §10.1: an account cannot read another's archive.
+        XEP-0313 §8.1: an account cannot read another's archive.
         """
         self.assertEqual(self.queryError(to="bob@example.org"), "forbidden")
         [reply] = self.iq(self.alice, "<prefs xmlns='%s'/>" % (NS_MAM,), type="get", to="bob@example.org")
@@ -727,7 +727,7 @@ class QueryTests(MamTestCase):
 
     def test_metadata(self):
         """
-        XEP-0313 §6: the first and last messages of the archive.
+        XEP-0313 §5: the first and last messages of the archive.
         """
         [reply] = self.iq(self.alice, "<metadata xmlns='%s'/>" % (NS_MAM,), type="get")
         metadata = reply.find("{%s}metadata" % (NS_MAM,))

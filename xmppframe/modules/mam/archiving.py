@@ -189,6 +189,9 @@ class Archiver:
         Never claims.
         """
         to = event.to
+        if self.prefs.get(to.localpart).default != "roster":
+            # The usual case, answered at once.
+            return None
         if self._decide(to.localpart, event.sender) is not None:
             return None
         if not isArchivable(event.stanza):
