@@ -13,8 +13,11 @@ from zope.interface.verify import verifyObject
 from twisted.internet import defer, task
 from twisted.trial import unittest
 
+from xmppframe.api import MESSAGE_ANNOTATE, ROSTER_CHANGED, RosterChange
 from xmppframe.interfaces import IModule, IRoster
 from xmppframe.api.module import ModuleAPI
+from xmppframe.modules.carbons import CarbonsModule
+from xmppframe.modules.offline import OfflineModule
 from xmppframe.modules.mam import (
     NS_MAM, NS_MAM_EXTENDED, NS_SID, ArchiveIds, ArchivingPrefs, MamModule, formatStamp,
     isArchivable, parseStamp)
@@ -226,7 +229,7 @@ class MamTestCase(unittest.TestCase):
 class ArchivingTests(MamTestCase):
     """
     Which messages are archived, where, and with what stanza id
-    (XEP-0313 §3.3, §8.1; XEP-0359).
+    (XEP-0313 §3.5, §6.1.1; XEP-0359).
     """
 
     def test_interface(self):
@@ -234,7 +237,7 @@ class ArchivingTests(MamTestCase):
 
     def test_features(self):
         """
-        XEP-0313 §7, XEP-0359 §6: the account advertises MAM, its extended
+        XEP-0313 §7, XEP-0359 §5: the account advertises MAM, its extended
         fields and stanza ids.
         """
         features = getattr(self.host, "accountFeatures", None)
@@ -247,7 +250,7 @@ class ArchivingTests(MamTestCase):
 
     def test_chatArchivedBothSides(self):
         """
-        XEP-0313 §8.1: a chat message with a body is kept in the sender's
+        XEP-0313 §6.1.1: a chat message with a body is kept in the sender's
         archive and the recipient's.
         """
         self.send(self.alice, "bob@example.org", "hello")
@@ -268,7 +271,7 @@ class ArchivingTests(MamTestCase):
 
     def test_notArchived(self):
         """
-        XEP-0313 §8.1: headline, groupchat and error messages, and messages
+        XEP-0313 §6.1.1: headline, groupchat and error messages, and messages
         without a body (chat states, receipts), are not archived; neither is
         a message with a XEP-0334 no-store or no-permanent-store hint.
         """
@@ -298,7 +301,7 @@ class ArchivingTests(MamTestCase):
 
     def test_stanzaIdStamped(self):
         """
-        XEP-0313 §3.3: the delivered message carries a stanza id by the
+        XEP-0313 §3.5: the delivered message carries a stanza id by the
         recipient's bare JID, which is its id in the recipient's archive.
         """
         self.send(self.alice, "bob@example.org", "hello")
@@ -310,7 +313,7 @@ class ArchivingTests(MamTestCase):
 
     def test_senderNotStamped(self):
         """
-        XEP-0313 §3.3: the sender's archive id is not given to the
+        XEP-0313 §3.5: the sender's archive id is not given to the
         recipient.
         """
         self.send(self.alice, "bob@example.org", "hello")
@@ -319,7 +322,7 @@ class ArchivingTests(MamTestCase):
 
     def test_idsUnique(self):
         """
-        XEP-0313 §8.2: ids are unique even for messages archived in the
+        XEP-0313 §6.2: ids are unique even for messages archived in the
         same microsecond.
         """
         for n in range(5):
@@ -331,7 +334,7 @@ class ArchivingTests(MamTestCase):
 
     def test_forgedStanzaIdStripped(self):
         """
-        XEP-0359 §5 rule 2: a stanza id claiming to be by the recipient is
+        XEP-0359 §3 rule 2: a stanza id claiming to be by the recipient is
         removed; others are left alone (rule 3).
         """
         self.send(self.alice, "bob@example.org", "hello",
@@ -345,7 +348,7 @@ class ArchivingTests(MamTestCase):
 
     def test_forgedStrippedWhenNotArchived(self):
         """
-        XEP-0359 §5 rule 2: removed even when no id of ours is added.
+        XEP-0359 §3 rule 2: removed even when no id of ours is added.
         """
         self.send(self.alice, "bob@example.org", "news", type="headline",
                   extra="<stanza-id xmlns='%s' by='bob@example.org' id='forged'/>" % (NS_SID,))
@@ -364,7 +367,7 @@ class ArchivingTests(MamTestCase):
 
     def test_onceForSeveralResources(self):
         """
-        XEP-0313 §8.1: a message delivered to several resources is archived
+        XEP-0313 §6.1.1: a message delivered to several resources is archived
         once.
         """
         laptop = self.bind("bob@example.org", "laptop")
@@ -686,7 +689,7 @@ class QueryTests(MamTestCase):
 
     def test_otherArchiveForbidden(self):
         """
-        XEP-0313 §10.1: an account cannot read another's archive.
+        XEP-0313 §8.1: an account cannot read another's archive.
         """
         self.assertEqual(self.queryError(to="bob@example.org"), "forbidden")
         [reply] = self.iq(self.alice, "<prefs xmlns='%s'/>" % (NS_MAM,), type="get", to="bob@example.org")
@@ -724,7 +727,7 @@ class QueryTests(MamTestCase):
 
     def test_metadata(self):
         """
-        XEP-0313 §6: the first and last messages of the archive.
+        XEP-0313 §5: the first and last messages of the archive.
         """
         [reply] = self.iq(self.alice, "<metadata xmlns='%s'/>" % (NS_MAM,), type="get")
         metadata = reply.find("{%s}metadata" % (NS_MAM,))
@@ -870,6 +873,88 @@ class PagingTests(MamTestCase):
         self.assertEqual((page.bodies, page.complete), (["m2", "m3"], "true"))
 
 
+class AnnotationTests(MamTestCase):
+    """
+    The archive id is given on the router's annotation step
+    (L{MESSAGE_ANNOTATE}), once per message to a local account, before
+    every copy is made: delivered, stored offline, carbon-copied
+    (XEP-0313 §3.5; XEP-0359 §3 rules 2 and 4).
+    """
+
+    FORGED = "<stanza-id xmlns='%s' by='bob@example.org' id='forged'/>" % (NS_SID,)
+
+    def loadOther(self, moduleClass, name):
+        api = ModuleAPI(name, self.host, self.router, self.sessions, self.storage, self.clock)
+        module = moduleClass(api)
+        loading = module.load()
+        if loading is not None:
+            self.successResultOf(loading)
+        self.addCleanup(module.unload)
+        return module
+
+    def test_fallbackToBareOnceForgedRemoved(self):
+        """
+        A message to a full JID with no such resource is handled as sent to
+        the bare JID (RFC 6121 §8.5.3.2.1): it is archived exactly once and
+        delivered with exactly one stanza id by the archive, its archive
+        id; a stanza id the sender forged in the archive's name is removed
+        from the delivered copy (XEP-0359 §3 rule 2) and not archived.
+        """
+        self.send(self.alice, "bob@example.org/gone", "redirected", extra=self.FORGED)
+        [item] = self.successResultOf(self.module.store.query("bob"))
+        self.assertNotIn(b"forged", item.payload)
+        [delivered] = self.bob.take()
+        [stanzaId] = delivered.findall(STANZA_ID)
+        self.assertEqual(stanzaId.get("by"), "bob@example.org")
+        self.assertEqual(self.query(self.bob).ids, [stanzaId.get("id")])
+
+    def test_askedNotMutated(self):
+        """
+        MAM asks the router for its changes: the message its annotation
+        handlers see is the one the sender sent; the stanza id and the
+        removal appear once they have all run.
+        """
+        seen = []
+        self.host.events.hook(MESSAGE_ANNOTATE, lambda annotation: seen.append(
+            [child.get("id") for child in annotation.event.stanza.findall(STANZA_ID)]), -1)
+        self.send(self.alice, "bob@example.org", "hello", extra=self.FORGED)
+        self.assertEqual(seen, [["forged"]])
+        [delivered] = self.bob.take()
+        self.assertNotEqual([s.get("id") for s in delivered.findall(STANZA_ID)], ["forged"])
+        self.assertEqual(len(delivered.findall(STANZA_ID)), 1)
+
+    def test_offlineStoresStampedCopy(self):
+        """
+        Offline storage (XEP-0160), which claims the message for an account
+        with no available resource, keeps the copy with the stanza id, and
+        without the forged one.
+        """
+        offline = self.loadOther(OfflineModule, "offline")
+        self.send(self.alice, "carol@example.org", "later", extra=self.FORGED.replace("bob", "carol"))
+        [item] = self.successResultOf(offline.store.query("carol"))
+        stored = etree.fromstring(item.payload)
+        [stanzaId] = stored.findall(STANZA_ID)
+        self.assertEqual(stanzaId.get("by"), "carol@example.org")
+        [archived] = self.successResultOf(self.module.store.query("carol"))
+        self.assertTrue(archived.payload.startswith(stanzaId.get("id").encode("ascii") + b"\n"))
+
+    def test_carbonCopyCarriesId(self):
+        """
+        XEP-0313 §3.5: a carbon copy (XEP-0280) of a received message
+        carries the archive's stanza id in the forwarded message.
+        """
+        self.loadOther(CarbonsModule, "carbons")
+        laptop = self.bind("bob@example.org", "laptop")
+        self.iq(laptop, "<enable xmlns='urn:xmpp:carbons:2'/>")
+        self.send(self.alice, "bob@example.org/phone", "copied")
+        [delivered] = self.bob.take()
+        [carbon] = laptop.take()
+        [copied] = [m for m in carbon.iter(CLIENT_MESSAGE) if m is not carbon]
+        self.assertEqual([s.get("id") for s in copied.findall(STANZA_ID)],
+                         [s.get("id") for s in delivered.findall(STANZA_ID)])
+        self.assertEqual(len(copied.findall(STANZA_ID)), 1)
+
+
 class PrefsTests(MamTestCase):
     """
     XEP-0441: archiving preferences.
@@ -997,8 +1082,9 @@ class PrefsTests(MamTestCase):
 
     def test_rosterLater(self):
         """
-        When the roster answers later, the message is delivered without a
-        stanza id and archived in order when the answer comes.
+        When the roster answers later (a database read), the message waits
+        for it (the router holds it, and what its sender sends after it)
+        and is delivered with its stanza id (XEP-0313 §3.5); others go on.
         """
         roster = FakeRoster()
         self.host.services.provide(IRoster, roster)
@@ -1008,25 +1094,51 @@ class PrefsTests(MamTestCase):
         self.send(self.alice, "bob@example.org", "first")
         self.send(self.bind("carol@example.org", "x"), "bob@example.org", "never")
         self.send(self.alice, "bob@example.org", "second")
-        [first, never, second] = self.bob.take()
-        self.assertEqual(first.findall(STANZA_ID), [])
+        [never] = self.bob.take()
+        self.assertEqual(never.findtext(BODY), "never")
         self.assertEqual(self.archive("bob"), [])
         roster.answer()
+        [first, second] = self.bob.take()
+        self.assertEqual([first.findtext(BODY), second.findtext(BODY)], ["first", "second"])
         self.assertEqual(self.archive("bob"), ["first", "second"])
+        self.assertEqual([m.find(STANZA_ID).get("id") for m in (first, second)],
+                         self.query(self.bob).ids)
+        # The roster was asked once: its answer is remembered.
+        self.assertEqual(roster.pending, [])
+
+    def test_rosterChangeFollowed(self):
+        """
+        What the roster said is kept current by its changes
+        (L{ROSTER_CHANGED}): a contact removed from the roster is no longer
+        archived under the roster default (XEP-0441 §2.1.1).
+        """
+        roster = FakeRoster()
+        self.host.services.provide(IRoster, roster)
+        roster.contacts["bob"] = {"alice@example.org"}
+        self.setPrefs(self.bob, "roster")
+        self.send(self.alice, "bob@example.org", "friend")
+        alice = self.router.jids.parse("alice@example.org")
+        self.host.events.fireAll(ROSTER_CHANGED, RosterChange("bob", alice, None))
+        self.send(self.alice, "bob@example.org", "stranger now")
+        self.assertEqual(self.archive("bob"), ["friend"])
 
     def test_queryWaitsForWrites(self):
         """
         A query sees every message archived before it: it waits for the
         account's writes still under way.
         """
-        roster = FakeRoster()
-        self.host.services.provide(IRoster, roster)
-        roster.contacts["bob"] = {"alice@example.org"}
-        roster.later = True
-        self.setPrefs(self.bob, "roster")
+        gate = defer.Deferred()
+        store = self.module.store
+        append = store.append
+
+        def slowAppend(*args, **kwargs):
+            return gate.addCallback(lambda _: append(*args, **kwargs))
+        self.patch(store, "append", slowAppend)
         self.send(self.alice, "bob@example.org", "pending")
+        [delivered] = self.bob.take()
+        self.assertEqual(len(delivered.findall(STANZA_ID)), 1)
         self.assertEqual(self.iq(self.bob, "<query xmlns='%s'/>" % (NS_MAM,)), [])
-        roster.answer()
+        gate.callback(None)
         [result, reply] = self.bob.take()
         self.assertEqual(reply.get("type"), "result")
         self.assertEqual(Page([result], reply.find(FIN)).bodies, ["pending"])

@@ -621,7 +621,7 @@ class RosterRemoveTests(RosterTestCase):
             ("alice@example.org", "romeo@example.net", "unsubscribed")])
         self.assertEqual((yield self.module.getItems("alice")), [])
         self.assertEqual((yield self.module.getItems("bob")), [])
-        self.assertIsNone((yield self.module._versions.get("alice")))
+        self.assertIsNone((yield self.module.store.versions.get("alice")))
 
 
 class RemoveDeliveryTests(RosterTestCase):
@@ -906,25 +906,25 @@ class OnlineRosterTests(RosterTestCase):
         yield self.module.updateSubscription("alice", ROMEO, subscription="from")
         self.successResultOf(self.module.getItems("alice"))
         self.sessions.unbind(self.home)
-        self.assertIsNotNone(self.module._online.get("alice"))
+        self.assertIsNotNone(self.module.store.online.get("alice"))
         self.sessions.unbind(self.phone)
-        self.assertIsNone(self.module._online.get("alice"))
+        self.assertIsNone(self.module.store.online.get("alice"))
         reads = self.store.reads
         self.assertEqual(self.successResultOf(self.module.getItem("alice", ROMEO)),
                          RosterItem(ROMEO, subscription="from"))
         self.assertEqual(self.store.reads, reads + 1)
-        self.assertIsNone(self.module._online.get("alice"))
+        self.assertIsNone(self.module.store.online.get("alice"))
 
     def test_offlineAccountNotKept(self):
         self.assertEqual(self.successResultOf(self.module.getItems("carol")), [])
-        self.assertIsNone(self.module._online.get("carol"))
+        self.assertIsNone(self.module.store.online.get("carol"))
 
     def test_loadedOnBind(self):
         """
         Binding an account's first session loads its roster.
         """
         self.bind("dave@example.org", "laptop")
-        self.assertEqual(self.module._online.get("dave"), {})
+        self.assertEqual(self.module.store.online.get("dave"), {})
 
     @defer.inlineCallbacks
     def test_accountRemoved(self):
@@ -1169,6 +1169,6 @@ class EndToEndTests(ClientTestCase):
             session = again.serverSession()
             self.assertTrue(session.interested)
             latest = (await waitFor(self.server.server.hosts["localhost"].modules["roster"]
-                                    ._versions.get("alice")))
+                                    .store.versions.get("alice")))
             self.assertEqual(roster.version, "%s-%d" % (latest["epoch"], latest["counter"]))
         return asDeferred(scenario())

@@ -58,3 +58,17 @@ def qname(namespace, local):
 PRIVACY = "jabber:iq:privacy"
 BLOCKING = "urn:xmpp:blocking"
 BLOCKING_ERRORS = "urn:xmpp:blocking:errors"
+
+# Message archives (XEP-0313 §10.1) and what an archive's messages carry,
+# and rosters (RFC 6121 §2).
+MAM = "urn:xmpp:mam:2"
+#: The disco feature of the extended query fields (XEP-0313 §4.1.3, §7).
+MAM_EXTENDED = "urn:xmpp:mam:2#extended"
+#: Unique and stable stanza ids (XEP-0359 §8.1).
+SID = "urn:xmpp:sid:0"
+#: Data forms validation (XEP-0122).
+XDATA_VALIDATE = "http://jabber.org/protocol/xdata-validate"
+#: The roster (RFC 6121 §2.1).
+ROSTER = "jabber:iq:roster"
+#: The roster versioning stream feature (RFC 6121 §2.6.1).
+ROSTER_VERSIONING = "urn:xmpp:features:rosterver"
