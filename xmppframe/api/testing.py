@@ -79,6 +79,13 @@ class FakeClientSession:
                     return
         self.sent.append(stanza)
 
+    def sendSerialized(self, data):
+        """
+        Take an already serialized stanza as L{send} takes an element (the
+        filters see it as an element, as on a client stream).
+        """
+        self.send(etree.fromstring(data))
+
     def close(self, condition=None, text=None):
         if self.closed is not None:
             return

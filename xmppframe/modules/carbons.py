@@ -49,8 +49,6 @@ import weakref
 from copy import deepcopy
 from xml.sax.saxutils import quoteattr
 
-from lxml import etree
-
 from xmppframe.errors import StanzaError
 from xmppframe.api import Priority, MESSAGE_DELIVERED, SESSION_ENDED, Module, outboundEvent
 from xmppframe.xml import namespaces as NS
@@ -163,11 +161,7 @@ class CarbonCopy:
 
     def sendTo(self, session):
         data = self.bytesFor(session.jid)
-        sendSerialized = getattr(session, "sendSerialized", None)
-        if sendSerialized is not None:
-            sendSerialized(data)
-        else:
-            session.send(etree.fromstring(data))
+        session.sendSerialized(data)
 
 
 class CarbonsModule(Module):
@@ -212,7 +206,7 @@ class CarbonsModule(Module):
 
     def _clientSession(self, event):
         session = event.origin
-        if session is None or getattr(session, "kind", None) != "c2s":
+        if session is None or session.kind != "c2s":
             # §4.1, §5.1: only a client of this server has Carbons.
             raise StanzaError("not-allowed", text="Carbons are for client sessions")
         return session
@@ -233,7 +227,7 @@ class CarbonsModule(Module):
         once delivered (L{onDelivered}).  Never claims.
         """
         origin = event.origin
-        if not self._enabled or origin is None or getattr(origin, "kind", None) != "c2s":
+        if not self._enabled or origin is None or origin.kind != "c2s":
             return None
         account = event.sender.bare
         if event.to is None or event.to.bare == account:

@@ -161,7 +161,7 @@ class CSIModule(Module):
     def onInactive(self, session, element):
         if session in self._inactive:
             return
-        filters = getattr(session, "sendFilters", None)
+        filters = session.sendFilters
         if filters is None:
             self.api.log.debug("{session!r} cannot hold stanzas back", session=session)
             return
@@ -180,7 +180,7 @@ class CSIModule(Module):
             self._stopHolding(session)
 
     def _stopHolding(self, session):
-        filters = getattr(session, "sendFilters", None)
+        filters = session.sendFilters
         if filters is not None and self._filter in filters:
             filters.remove(self._filter)
 

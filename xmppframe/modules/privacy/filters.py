@@ -115,7 +115,7 @@ class PrivacyFilters:
 
     def _senderSession(self, event):
         origin = event.origin
-        if origin is not None and getattr(origin, "kind", None) == "c2s":
+        if origin is not None and origin.kind == "c2s":
             return origin
         if event.sender.resource is not None:
             return self.api.sessions.sessionFor(event.sender)
