@@ -47,7 +47,7 @@ SASL_MECHANISMS = ("SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256",
 #: The modules a host loads when its table names none.
 DEFAULT_MODULES = ("ping", "roster", "offline", "register", "privacy", "blocking",
                    "presence", "subscription", "carbons", "csi", "disco", "caps",
-                   "vcard", "private", "version", "time", "mam")
+                   "vcard", "private", "version", "time", "mam", "lastactivity")
 
 #: The storage drivers C{storage.driver} may name.
 STORAGE_DRIVERS = ("sqlite", "memory")

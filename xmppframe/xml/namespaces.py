@@ -18,6 +18,7 @@ SASL_CB = "urn:xmpp:sasl-cb:0"
 PING = "urn:xmpp:ping"
 DISCO_INFO = "http://jabber.org/protocol/disco#info"
 DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
+LAST_ACTIVITY = "jabber:iq:last"
 
 #: Namespaces in which a top-level element is a stanza (RFC 6120 §8).
 STANZA_CONTENT = frozenset({CLIENT, SERVER, COMPONENT_ACCEPT})
