@@ -49,10 +49,6 @@ __all__ = ["LastActivityModule"]
 _QUERY = (NS.LAST_ACTIVITY, "query")
 _QUERY_TAG = NS.qname(*_QUERY)
 
-#: The roster subscriptions that let the contact see the account's
-#: presence (RFC 6121 §3), and so its last activity (XEP-0012 §8).
-_SEES_PRESENCE = frozenset({"from", "both"})
-
 
 def lastQuery(seconds, text=None):
     """
@@ -165,7 +161,7 @@ class LastActivityModule(Module):
         if sender.bare == account:
             return True
         item = await self.api.service(IRoster).getItem(account.localpart, sender.bare)
-        return item is not None and item.subscription in _SEES_PRESENCE
+        return item is not None and item.subscribedFrom
 
     # Recording logouts
 
