@@ -126,7 +126,8 @@ class ModuleAPI:
 
         @return: a Deferred of the result iq; it fails with the
             L{StanzaError} the entity answered, or with
-            L{xmppframe.api.RequestTimedOut} after C{timeout} seconds.
+            L{xmppframe.api.RequestTimedOut} after C{timeout} seconds
+            (C{None}: no timeout; cancel the Deferred to stop waiting).
         """
         return self._tracker().request(iq, timeout)
 

@@ -71,6 +71,11 @@ class RequestTracker:
         Deferred of the answer: the result iq, or a L{StanzaError} (the
         error the entity answered with, or L{RequestTimedOut}).  An iq
         without an id is given one.
+
+        @param timeout: seconds to wait, or C{None} for no timer of the
+            tracker's: the caller keeps its own deadline and cancels the
+            Deferred when it gives up (the ping module, which checks the
+            deadlines of all its pings with one timer).
         """
         if iq.get("type") not in ("get", "set"):
             raise ValueError("only an iq get or set is a request")
@@ -82,14 +87,15 @@ class RequestTracker:
         elif id in self._pending:
             raise ValueError("an iq with id %r is already waiting for its answer" % (id,))
         deferred = defer.Deferred(lambda d: self._forget(id))
-        timer = self._reactor.callLater(timeout, self._timedOut, id)
+        timer = None if timeout is None else self._reactor.callLater(
+            timeout, self._timedOut, id)
         self._pending[id] = _Pending(to, deferred, timer)
         self._router.route(iq)
         return deferred
 
     def _forget(self, id):
         pending = self._pending.pop(id, None)
-        if pending is not None and pending.timer.active():
+        if pending is not None and pending.timer is not None and pending.timer.active():
             pending.timer.cancel()
         return pending
 
