@@ -189,6 +189,14 @@ class RequestTests(RequestTestCase):
         iq = makeStanza("iq", to="alice@example.org/home", from_="example.org", type="result")
         self.assertRaises(ValueError, self.api.request, iq)
 
+    def test_needsAddresses(self):
+        """
+        A request says whom it asks and for whom: 'to' and 'from'.
+        """
+        for to, from_ in ((None, "example.org"), ("alice@example.org/home", None)):
+            iq = makeStanza("iq", to=to, from_=from_, type="get")
+            self.assertRaises(ValueError, self.api.request, iq)
+
     def test_sameIdTwice(self):
         self.ask(id="dup")
         self.assertRaises(ValueError, self.api.request,

@@ -116,7 +116,8 @@ class ModuleAPI:
     def _tracker(self):
         services = self.host.services
         if services.requests is None:
-            services.requests = RequestTracker(self.host, self.router, self.reactor)
+            services.requests = RequestTracker(self.host, self.router, self.reactor,
+                                               self.sessions)
         return services.requests
 
     def request(self, iq, timeout=30.0):
