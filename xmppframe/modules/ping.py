@@ -200,6 +200,8 @@ class PingModule(Module):
         ping.answer = self.api.request(stanza, None)
         ping.answer.addCallbacks(self._answered, self._notAnswered,
                                  callbackArgs=(session,), errbackArgs=(session,))
+        ping.answer.addErrback(lambda failure: self.api.log.failure(
+            "ping: taking the answer of {jid} failed", failure, jid=session.jid))
         self._scheduleExpiry()
 
     def _lastActivity(self, session, now):
