@@ -4,6 +4,9 @@ through the module harness, with the real roster module deciding who may
 see an account's presence, and a clock for the times.
 """
 
+import os
+import re
+
 from zope.interface.verify import verifyObject
 
 from twisted.internet import defer
@@ -392,3 +395,25 @@ class OnlineUserTests(LastActivityTestCase):
         self.harness.send(self.tybalt, "<iq type='get' id='v1' to='juliet@capulet.com/balcony'>"
                                        "<query xmlns='jabber:iq:version'/></iq>")
         self.assertEqual(len(balcony.take()), 1)
+
+
+class TutorialTests(unittest.TestCase):
+    """
+    docs/writing-a-module.md builds this module; what it quotes must be
+    the code as it is.
+    """
+
+    def test_quotesMatch(self):
+        """
+        Every code block that starts with C{# from PATH} appears, line for
+        line, in the file at PATH.
+        """
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        with open(os.path.join(root, "docs", "writing-a-module.md"), encoding="utf-8") as f:
+            text = f.read()
+        blocks = re.findall(r"```python\n# from (\S+)\n(.*?)```", text, re.S)
+        self.assertGreater(len(blocks), 5)
+        for path, block in blocks:
+            with open(os.path.join(root, path), encoding="utf-8") as f:
+                source = f.read()
+            self.assertIn(block, source, "docs/writing-a-module.md quotes %s wrongly" % (path,))
