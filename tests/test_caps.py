@@ -429,6 +429,45 @@ class ClientCapsTests(CapsTestCase):
         self.assertIsNone(self.caps.featuresOf(self.alice.jid))
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
+    def test_timeoutAsksAnother(self):
+        """
+        §5.4 3.9: a client that does not answer in time counts as a failed
+        answer: another client advertising the ver is asked.
+        """
+        bob = self.connect("bob@example.org/phone")
+        self.presence(self.alice)
+        self.presence(bob)
+        self.takeQuery(self.alice)
+        self.clock.advance(30)
+        self.answer(bob, self.takeQuery(bob))
+        self.assertEqual(self.caps.featuresOf(bob.jid), set(SIMPLE_FEATURES))
+
+    def test_queriesAreRequests(self):
+        """
+        The query waits in the host's request tracker (C{api.request}),
+        which gives up after C{query_timeout}.
+        """
+        self.presence(self.alice)
+        self.takeQuery(self.alice)
+        self.assertEqual(len(self.host.services.requests), 1)
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+
+    def test_unloadWhileAsking(self):
+        """
+        Unloaded with a query under way: the query is dropped, its timer
+        with it, and nobody else is asked.
+        """
+        bob = self.connect("bob@example.org/phone")
+        self.presence(self.alice)
+        self.presence(bob)
+        iq = self.takeQuery(self.alice)
+        self.caps.unload()
+        self.assertEqual(len(self.host.services.requests), 0)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.noQuery(bob)
+        self.answer(self.alice, iq)
+        self.assertIsNone(self.caps.featuresOf(self.alice.jid))
+
     def test_answerFromSomeoneElse(self):
         """
         Only the client asked can answer, whatever id another one uses.

@@ -191,6 +191,7 @@ class ServerPingTests(PingTestCase):
         self.assertEqual(self.juliet.closed[0], "connection-timeout")
         self.assertEqual(self.module.pending, 0)
         self.assertEqual(self.sessions.sessionsFor(self.juliet.jid.bare), ())
+        self.assertEqual(len(self.host.services.requests), 0, "the request is cancelled")
 
     def test_otherDataCounts(self):
         """
@@ -319,10 +320,36 @@ class ServerPingTests(PingTestCase):
         self.clock.advance(60)
         self.assertEqual(plain.closed[0], "connection-timeout")
 
+    def test_answerFromOtherResourceIgnored(self):
+        """
+        Not even another session of the same account answers for the one
+        pinged (RFC 6120 §8.2.3: the answer comes from the JID asked).
+        """
+        chamber = self.bindSession("juliet@capulet.lit", "chamber")
+        self.clock.advance(300)
+        ping = self.nextPing(self.juliet)
+        self.nextPing(chamber)
+        self.answer(chamber, ping)
+        self.clock.advance(60)
+        self.assertEqual(self.juliet.closed[0], "connection-timeout")
+
+    def test_pingsAreRequests(self):
+        """
+        The module's pings wait in the host's request tracker
+        (C{api.request}), with no timer of the tracker's.
+        """
+        self.clock.advance(300)
+        ping = self.nextPing(self.juliet)
+        self.assertEqual(len(self.host.services.requests), 1)
+        self.assertEqual(len(self.clock.getDelayedCalls()), 2)
+        self.answer(self.juliet, ping)
+        self.assertEqual(len(self.host.services.requests), 0)
+
     def test_unloadStopsTimers(self):
         self.clock.advance(300)
         self.module.unload()
         self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(len(self.host.services.requests), 0)
         self.clock.advance(1000)
         self.assertIsNone(self.juliet.closed)
 

@@ -46,7 +46,7 @@ SASL_MECHANISMS = ("SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256",
 #: The modules a host loads when its table names none.
 DEFAULT_MODULES = ("ping", "roster", "offline", "register", "privacy", "blocking",
                    "presence", "subscription", "carbons", "csi", "disco", "caps",
-                   "vcard", "private", "version", "time", "mam")
+                   "vcard", "private", "version", "time", "mam", "lastactivity")
 
 #: The name of the database file in the data directory when
 #: C{storage.path} is empty.

@@ -116,7 +116,8 @@ class ModuleAPI:
     def _tracker(self):
         services = self.host.services
         if services.requests is None:
-            services.requests = RequestTracker(self.host, self.router, self.reactor)
+            services.requests = RequestTracker(self.host, self.router, self.reactor,
+                                               self.sessions)
         return services.requests
 
     def request(self, iq, timeout=30.0):
@@ -126,7 +127,8 @@ class ModuleAPI:
 
         @return: a Deferred of the result iq; it fails with the
             L{StanzaError} the entity answered, or with
-            L{xmppframe.api.RequestTimedOut} after C{timeout} seconds.
+            L{xmppframe.api.RequestTimedOut} after C{timeout} seconds
+            (C{None}: no timeout; cancel the Deferred to stop waiting).
         """
         return self._tracker().request(iq, timeout)
 

@@ -48,10 +48,16 @@ class _Pending:
 class RequestTracker:
     """
     The iq requests of one host that wait for an answer.
+
+    @param sessions: the L{xmppframe.interfaces.ISessionManager}, whose
+        bound JIDs are found without preparing their text again (a
+        request to each of many clients, such as the ping module's, would
+        otherwise run through the router's bounded JID cache).
     """
 
-    def __init__(self, host, router, reactor):
+    def __init__(self, host, router, reactor, sessions=None):
         self._router = router
+        self._sessions = sessions
         self._reactor = reactor
         self._pending = {}
         prefix = secrets.token_hex(4)
@@ -71,10 +77,18 @@ class RequestTracker:
         Deferred of the answer: the result iq, or a L{StanzaError} (the
         error the entity answered with, or L{RequestTimedOut}).  An iq
         without an id is given one.
+
+        @param timeout: seconds to wait, or C{None} for no timer of the
+            tracker's: the caller keeps its own deadline and cancels the
+            Deferred when it gives up (the ping module, which checks the
+            deadlines of all its pings with one timer).
         """
         if iq.get("type") not in ("get", "set"):
             raise ValueError("only an iq get or set is a request")
-        to = self._router.jids.parse(iq.get("to"))
+        if iq.get("to") is None or iq.get("from") is None:
+            raise ValueError("a request needs 'to' and 'from'")
+        to = self._jid(iq.get("to"))
+        sender = self._jid(iq.get("from"))
         id = iq.get("id")
         if id is None:
             id = next(self._ids)
@@ -82,14 +96,19 @@ class RequestTracker:
         elif id in self._pending:
             raise ValueError("an iq with id %r is already waiting for its answer" % (id,))
         deferred = defer.Deferred(lambda d: self._forget(id))
-        timer = self._reactor.callLater(timeout, self._timedOut, id)
+        timer = None if timeout is None else self._reactor.callLater(
+            timeout, self._timedOut, id)
         self._pending[id] = _Pending(to, deferred, timer)
-        self._router.route(iq)
+        self._router.route(iq, to, sender)
         return deferred
+
+    def _jid(self, text):
+        known = self._sessions.knownJID(text) if self._sessions is not None else None
+        return known if known is not None else self._router.jids.parse(text)
 
     def _forget(self, id):
         pending = self._pending.pop(id, None)
-        if pending is not None and pending.timer.active():
+        if pending is not None and pending.timer is not None and pending.timer.active():
             pending.timer.cancel()
         return pending
 

@@ -15,15 +15,16 @@ the cache survives a restart.  Other modules (PEP) ask L{featuresOf}.
 
 import base64
 import hashlib
-import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from lxml import etree
 
+from twisted.internet.defer import CancelledError
+
 from xmppframe.api import (
-    SESSION_ENDED, atLeast, IDisco, InvalidJID, iqResponseEvent, Module, ModuleOption,
-    outboundEvent, Priority)
+    SESSION_ENDED, atLeast, IDisco, InvalidJID, Module, ModuleOption, outboundEvent, Priority)
+from xmppframe.errors import StanzaError
 from xmppframe.xml.dataforms import DATA_FORMS, Form, FormError
 from xmppframe.xml.disco import infoQuery
 from xmppframe.xml import namespaces as NS
@@ -200,14 +201,18 @@ class _Entity:
 
 
 class _Query:
-    __slots__ = ("id", "jid", "key", "verify", "timeout")
+    """
+    A disco#info query to a client under way: C{answer} is the Deferred
+    of C{api.request}.
+    """
 
-    def __init__(self, id, jid, key, verify):
-        self.id = id
+    __slots__ = ("jid", "key", "verify", "answer")
+
+    def __init__(self, jid, key, verify):
         self.jid = jid
         self.key = key
         self.verify = verify
-        self.timeout = None
+        self.answer = None
 
 
 class CapsModule(Module):
@@ -236,7 +241,8 @@ class CapsModule(Module):
         Module.__init__(self, api)
         self._cache = OrderedDict()
         self._entities = {}
-        self._queries = {}
+        # The queries under way (a set of _Query).
+        self._queries = set()
         self._loading = set()
         self._store = None
         #: (what the server's disco#info was made of, its verification
@@ -254,16 +260,14 @@ class CapsModule(Module):
         self.api.addStreamResponder(CapsStreamFeature(self))
         self._disco.addInfoNodeProvider(self._ownNodeInfo)
         self.api.hook(outboundEvent("presence"), self._onPresence, Priority.NOTE)
-        self.api.hook(iqResponseEvent("host"), self._onResponse)
         self.api.hook(SESSION_ENDED, self._onSessionEnded)
 
     def unload(self):
         disco = self.api.service(IDisco)
         if disco is not None:
             disco.removeInfoNodeProvider(self._ownNodeInfo)
-        for query in list(self._queries.values()):
-            if query.timeout is not None and query.timeout.active():
-                query.timeout.cancel()
+        for query in list(self._queries):
+            query.answer.cancel()
         self._queries.clear()
         Module.unload(self)
 
@@ -357,7 +361,7 @@ class CapsModule(Module):
             self._cache.move_to_end(key)
             entity.features = features
             return
-        if key in self._loading or any(q.key == key for q in self._queries.values()):
+        if key in self._loading or any(q.key == key for q in self._queries):
             return
         self._loading.add(key)
         d = self._store.get(self._storeKey(key))
@@ -391,56 +395,62 @@ class CapsModule(Module):
                 return
 
     def _ask(self, jid, entity, verify):
+        """
+        Ask C{jid} for the disco#info of its C{node#ver} (§5.4 3.1), for
+        C{query_timeout} seconds; only C{jid} can answer (api.request).
+        """
         if len(self._queries) >= MAX_PENDING_QUERIES:
             self.api.log.warn("Too many caps queries under way; not asking {jid}", jid=jid)
             return
-        query = _Query("caps-" + secrets.token_hex(8), jid, entity.key, verify)
-        iq = makeStanza("iq", to=jid.full, from_=self.api.host.name, type="get", id=query.id)
+        query = _Query(jid, entity.key, verify)
+        iq = makeStanza("iq", to=jid.full, from_=self.api.host.name, type="get")
         disco = etree.SubElement(iq, _QUERY, nsmap={None: NS.DISCO_INFO})
         disco.set("node", "%s#%s" % (entity.node, entity.key[1]))
-        self._queries[query.id] = query
-        query.timeout = self.api.reactor.callLater(
-            self.options["query_timeout"], self._timedOut, query.id)
-        self.api.router.route(iq)
+        self._queries.add(query)
+        query.answer = self.api.request(iq, self.options["query_timeout"])
+        query.answer.addCallbacks(self._onResponse, self._noResponse,
+                                  callbackArgs=(query,), errbackArgs=(query,))
+        query.answer.addErrback(lambda failure: self.api.log.failure(
+            "caps: reading the answer of {jid} failed", failure, jid=jid))
 
-    def _timedOut(self, id):
-        query = self._queries.pop(id, None)
-        if query is not None:
-            self._failed(query)
+    def _noResponse(self, failure, query):
+        """
+        An error answer, or none in time (L{RequestTimedOut}): asking
+        C{query.jid} failed.  A query cancelled on unload is only dropped.
+        """
+        self._queries.discard(query)
+        if failure.check(CancelledError):
+            return
+        failure.trap(StanzaError)
+        self._failed(query)
 
-    def _onResponse(self, event):
-        query = self._queries.get(event.stanza.get("id"))
-        if query is None or event.sender != query.jid:
-            return None
-        del self._queries[query.id]
-        if query.timeout.active():
-            query.timeout.cancel()
+    def _onResponse(self, result, query):
+        self._queries.discard(query)
         answer = None
-        if event.type == "result":
-            for child in event.stanza:
-                if child.tag == _QUERY:
-                    answer = child
+        for child in result:
+            if child.tag == _QUERY:
+                answer = child
         if answer is None:
             self._failed(query)
-            return True
+            return
         try:
             info = readDiscoInfo(answer)
         except MalformedInfo as e:
             self.api.log.debug("Ill-formed caps disco#info from {jid}: {why}",
                                jid=query.jid, why=e)
             self._failed(query)
-            return True
+            return
         features = frozenset(info.features)
         if not query.verify:
             entity = self._entities.get(query.jid)
             if entity is not None and entity.key == query.key:
                 entity.features = features
-            return True
+            return
         hash, ver = query.key
         if verificationString(info, hash) != ver:
             self.api.log.debug("Caps of {jid} do not match their hash", jid=query.jid)
             self._failed(query)
-            return True
+            return
         self._remember(query.key, features)
         d = self._store.set(self._storeKey(query.key), {
             "features": sorted(features),
@@ -448,7 +458,6 @@ class CapsModule(Module):
         })
         d.addErrback(lambda failure: self.api.log.failure(
             "could not store caps", failure))
-        return True
 
     def _failed(self, query):
         entity = self._entities.get(query.jid)

@@ -18,6 +18,7 @@ SASL_CB = "urn:xmpp:sasl-cb:0"
 PING = "urn:xmpp:ping"
 DISCO_INFO = "http://jabber.org/protocol/disco#info"
 DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
+LAST_ACTIVITY = "jabber:iq:last"
 
 # The extensions of the carbons, csi, disco, offline, private, vcard,
 # version, time, register, presence and subscription modules.
