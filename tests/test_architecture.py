@@ -24,20 +24,39 @@ _CORE = ("router.py", "events.py", "session.py", "host.py", "service.py", "inpro
 _NOT_IN_CORE = ("xmppframe.streams", "xmppframe.config", "xmppframe.server", "xmppframe.tap")
 
 
-def _imports(path):
+def _packageOf(path):
+    """
+    The dotted name of the package the file at C{path} is in, for files
+    under xmppframe/.
+    """
+    relative = os.path.relpath(os.path.dirname(os.path.abspath(path)), os.path.dirname(_ROOT))
+    return relative.replace(os.sep, ".")
+
+
+def _imports(path, package=None):
     """
     The dotted names of everything the file at C{path} imports (at any
-    depth: a function's import counts too).
+    depth: a function's import counts too).  Relative imports are made
+    absolute from C{package} (by default the file's own package), so
+    C{from ..roster import x} is seen for what it is.
     """
     with open(path, encoding="utf-8") as f:
         tree = ast.parse(f.read(), path)
+    if package is None:
+        package = _packageOf(path)
     names = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.extend(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module)
-            names.extend(node.module + "." + alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = parts[:len(parts) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module
+            names.append(module)
+            names.extend(module + "." + alias.name for alias in node.names)
     return names
 
 
@@ -114,6 +133,18 @@ class ModuleImportTests(unittest.TestCase):
             self.assertIn("xmppframe.service", loaded)
             self.assertEqual(sorted(name for name in loaded if _within(name, _NOT_IN_CORE)), [])
         return d.addCallback(check)
+
+    def test_checkerSeesRelativeImports(self):
+        """
+        A relative import out of a module package is seen as the absolute
+        name it stands for.
+        """
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write("from ..roster import store\nfrom . import model\n")
+        names = _imports(path, package="xmppframe.modules.privacy")
+        self.assertIn("xmppframe.modules.roster.store", names)
+        self.assertIn("xmppframe.modules.privacy.model", names)
 
     def test_checkerSeesLeaks(self):
         """

@@ -294,6 +294,33 @@ class ConfigCheckTests(CommandTestCase):
         self.assertFails(await self.xmppframe("config", "check"),
                          "config error: c2s.foo: unknown key")
 
+    async def test_moduleOptions(self):
+        """
+        Module options are checked from each module's own schema, as
+        C{serve} checks them: the privacy module's documented options are
+        accepted, and a bad value or an unknown option is refused with the
+        key's path.
+        """
+        self.writeConfig('[hosts."example.org"]\n'
+                         '[hosts."example.org".options.privacy]\nmax_lists = 10\n')
+        self.assertEqual((await self.xmppframe("config", "check"))[0], 0)
+        self.writeConfig('[hosts."example.org"]\n'
+                         '[hosts."example.org".options.privacy]\nmax_lists = "many"\n')
+        status, out, err = await self.xmppframe("config", "check")
+        self.assertEqual(status, 1)
+        self.assertIn('hosts."example.org".options.privacy.max_lists', err)
+        self.writeConfig('[hosts."example.org"]\n'
+                         '[hosts."example.org".options.privacy]\nlists = 3\n')
+        status, out, err = await self.xmppframe("config", "check")
+        self.assertEqual(status, 1)
+        self.assertIn('hosts."example.org".options.privacy.lists', err)
+
+    async def test_unknownModule(self):
+        self.writeConfig('[hosts."example.org"]\nmodules = ["ping", "nonesuch"]\n')
+        status, out, err = await self.xmppframe("config", "check")
+        self.assertEqual(status, 1)
+        self.assertIn("unknown module 'nonesuch'", err)
+
     async def test_syntaxError(self):
         self.writeConfig("[c2s\n")
         status, out, err = await self.xmppframe("config", "check")

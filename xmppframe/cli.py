@@ -42,8 +42,8 @@ commands:
   user list [HOST]      list the accounts of HOST, or of every host
   cert generate HOST    (re)generate HOST's self-signed certificate into
                         <data_dir>/certs/ (restart the server to use it)
-  config check          validate the configuration and say which file and
-                        hosts it has
+  config check          validate the configuration, every host's modules and
+                        their options, and say which file and hosts it has
   modules [HOST]        list the modules each host loads, with the XEPs they
                         implement; unknown modules and bad module options are
                         errors
@@ -365,25 +365,28 @@ async def certGenerate(invocation):
 
 
 async def configCheck(invocation):
+    """
+    The configuration, and every host's modules and module options, each
+    validated from the module's own schema, as C{serve} validates them.
+    """
     config = invocation.config
+    rows, problems = moduleListing(config, config.hosts)
+    if problems:
+        raise CommandError("; ".join(problems))
     invocation.console.out("config ok: %s, hosts: %s" % (
         config.path or "defaults", ", ".join(config.hostNames)))
 
 
-async def modulesList(invocation):
+def moduleListing(config, hosts):
     """
-    One line per loaded module: C{HOST  MODULE  XEP-0001, XEP-0002}, with
-    C{-} for a module that names no XEP and C{(dependency)} after one that
-    is loaded only because another needs it.  Problems are collected over
-    every host and reported together, after the listing.
+    The modules each of C{hosts} loads, dependencies included, in load
+    order, with their options checked against their schemas.
+
+    @return: C{(rows, problems)}: rows of C{(host, module, xeps)}, and one
+        message per unknown module, dependency cycle or bad option.
     """
     from xmppframe.config import ConfigError, validateModuleOptions
     from xmppframe.modules import ModuleLoadError, availableModules, loadOrder
-    config = invocation.config
-    if invocation.args.host is None:
-        hosts = config.hosts
-    else:
-        hosts = (invocation.hostConfig(invocation.args.host),)
     factories = availableModules()
     rows = []
     problems = []
@@ -410,6 +413,22 @@ async def modulesList(invocation):
             if name not in host.modules:
                 xeps += " (dependency)"
             rows.append((host.name, name, xeps))
+    return rows, problems
+
+
+async def modulesList(invocation):
+    """
+    One line per loaded module: C{HOST  MODULE  XEP-0001, XEP-0002}, with
+    C{-} for a module that names no XEP and C{(dependency)} after one that
+    is loaded only because another needs it.  Problems are collected over
+    every host and reported together, after the listing.
+    """
+    config = invocation.config
+    if invocation.args.host is None:
+        hosts = config.hosts
+    else:
+        hosts = (invocation.hostConfig(invocation.args.host),)
+    rows, problems = moduleListing(config, hosts)
     hostWidth = max([len(row[0]) for row in rows], default=0)
     nameWidth = max([len(row[1]) for row in rows], default=0)
     for hostName, name, xeps in rows:

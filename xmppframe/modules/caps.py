@@ -30,9 +30,6 @@ from xmppframe.xml.disco import infoQuery
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.stanza import makeElement, makeStanza
 
-#: XEP-0115 §11.1.
-CAPS = "http://jabber.org/protocol/caps"
-
 #: The hash functions the server verifies with, by their IANA "Hash
 #: Function Textual Names" (§4 'hash'); SHA-1 is mandatory (§9.1).
 HASHES = {
@@ -49,7 +46,7 @@ OWN_HASH = "sha-1"
 #: Disco queries to clients under way at once, at most.
 MAX_PENDING_QUERIES = 100
 
-_C = NS.qname(CAPS, "c")
+_C = NS.qname(NS.CAPS, "c")
 _QUERY = NS.qname(NS.DISCO_INFO, "query")
 _IDENTITY = NS.qname(NS.DISCO_INFO, "identity")
 _FEATURE = NS.qname(NS.DISCO_INFO, "feature")
@@ -157,7 +154,7 @@ def capsElement(node, ver, hash=OWN_HASH):
     """
     A C{<c xmlns='http://jabber.org/protocol/caps'/>} (§4).
     """
-    return makeElement(CAPS, "c", {"hash": hash, "node": node, "ver": ver})
+    return makeElement(NS.CAPS, "c", {"hash": hash, "node": node, "ver": ver})
 
 
 class CapsStreamFeature:
@@ -256,7 +253,7 @@ class CapsModule(Module):
 
     def load(self):
         self._store = self.api.openStore("keyvalue", "caps")
-        self.api.addFeature(CAPS)
+        self.api.addFeature(NS.CAPS)
         self.api.addStreamResponder(CapsStreamFeature(self))
         self._disco.addInfoNodeProvider(self._ownNodeInfo)
         self.api.hook(outboundEvent("presence"), self._onPresence, Priority.NOTE)

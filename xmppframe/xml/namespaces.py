@@ -73,3 +73,6 @@ XDATA_VALIDATE = "http://jabber.org/protocol/xdata-validate"
 ROSTER = "jabber:iq:roster"
 #: The roster versioning stream feature (RFC 6121 §2.6.1).
 ROSTER_VERSIONING = "urn:xmpp:features:rosterver"
+
+# Entity capabilities (XEP-0115 §6).
+CAPS = "http://jabber.org/protocol/caps"
