@@ -19,6 +19,7 @@ from xmppframe.events import iqEvent
 from xmppframe.interfaces import IModule
 from xmppframe.xml.stanza import errorReply, iqResult
 
+from xmppframe.api.durability import DurabilityFence
 from xmppframe.api.priorities import BANDS, Priority
 from xmppframe.api.requests import RequestTracker
 
@@ -147,6 +148,25 @@ class ModuleAPI:
     def _bareJID(self, user):
         text = "%s@%s" % (user, self.host.name)
         return self.sessions.knownJID(text) or self.router.jids.parse(text)
+
+    # Durability
+
+    def durable(self, event, write):
+        """
+        The stanza of C{event} is stored by C{write} (a Deferred that fires
+        when the write is committed): nothing the server sends the
+        stanza's sender after it goes out before that (see
+        L{xmppframe.api.durability}).  Stanzas from a peer server or a
+        component have no session to hold back.
+
+        @return: C{write}.
+        """
+        origin = event.origin
+        if origin is not None and origin.kind == "c2s":
+            fence = DurabilityFence.of(origin)
+            if fence is not None:
+                fence.add(write)
+        return write
 
     # Services
 

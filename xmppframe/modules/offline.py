@@ -192,6 +192,9 @@ class OfflineModule(Module):
         payload = self._stampedCopy(event.stanza, when)
         d = self._queues.run(user, self._store, event, user, payload, when)
         d.addErrback(self._storeFailed, event)
+        # XEP-0160 §3: stored, not lost; the sender hears nothing more
+        # until it is.
+        self.api.durable(event, d)
         return True
 
     def _stampedCopy(self, stanza, when):

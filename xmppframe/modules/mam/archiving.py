@@ -216,7 +216,7 @@ class Archiver:
             return
         if forged:
             stanza = self._withoutForged(stanza, archiveJID)
-        stanzaId = self._archive(to.localpart, archiveJID, event.sender, stanza)
+        stanzaId = self._archive(event, to.localpart, archiveJID, event.sender, stanza)
         if stanzaId is not None:
             annotation.add(makeElement(NS.SID, "stanza-id", {
                 "by": archiveJID.full, "id": stanzaId}))
@@ -238,7 +238,7 @@ class Archiver:
         if self._forged(stanza, archiveJID):
             # Ids the sender made up in its own name are not ours to keep.
             stanza = self._withoutForged(stanza, archiveJID)
-        self._archive(sender.localpart, archiveJID, to, stanza)
+        self._archive(event, sender.localpart, archiveJID, to, stanza)
         return None
 
     # Stanza ids
@@ -267,9 +267,11 @@ class Archiver:
 
     # Writing
 
-    def _archive(self, user, archiveJID, peer, stanza):
+    def _archive(self, event, user, archiveJID, peer, stanza):
         """
-        Queue C{stanza} for C{user}'s archive, if the preferences say so.
+        Queue C{stanza} for C{user}'s archive, if the preferences say so;
+        its sender is told nothing more until the write is committed
+        (L{ModuleAPI.durable}).
 
         @return: its archive id if it will be archived, C{None} if not or
             if that is not known yet (the roster has not said): then the
@@ -286,6 +288,7 @@ class Archiver:
                             withText, micros, decision)
         d.addErrback(lambda failure: self.api.log.failure(
             "Could not archive a message of {user}", failure, user=archiveJID))
+        self.api.durable(event, d)
         return archiveId if decision is True else None
 
     async def _write(self, user, archiveJID, data, withText, micros, decision):
