@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 
-from twisted.internet import defer, reactor, utils
 from twisted.trial import unittest
 
 from tests.e2e import asDeferred, needProgram, requireAsyncioReactor
@@ -100,7 +99,11 @@ class TwistdServer:
         return context
 
 
-class NewUserTests(unittest.TestCase):
+class TwistdTestCase(unittest.TestCase):
+    """
+    A test with a L{TwistdServer} in a directory of its own, stopped after
+    the test.
+    """
 
     timeout = 120
 
@@ -110,6 +113,9 @@ class NewUserTests(unittest.TestCase):
         os.makedirs(self.directory)
         self.server = TwistdServer(self.directory)
         self.addCleanup(self.server.stop)
+
+
+class NewUserTests(TwistdTestCase):
 
     def test_goSendxmppToSlixmpp(self):
         sendxmpp = needProgram("go-sendxmpp")

@@ -9,10 +9,8 @@ be in offline storage and in both archives after the kill.
 import os
 import sqlite3
 
-from twisted.trial import unittest
-
-from tests.e2e import asDeferred, requireAsyncioReactor
-from tests.test_acceptance import TwistdServer
+from tests.e2e import asDeferred
+from tests.test_acceptance import TwistdTestCase
 from tests.xmppclient import TestClient
 
 MESSAGES = 200
@@ -35,16 +33,9 @@ def counts(database, recipient):
         connection.close()
 
 
-class KillAfterAnswerTests(unittest.TestCase):
+class KillAfterAnswerTests(TwistdTestCase):
 
-    timeout = 600
-
-    def setUp(self):
-        requireAsyncioReactor()
-        self.directory = os.path.abspath(self.mktemp())
-        os.makedirs(self.directory)
-        self.server = TwistdServer(self.directory)
-        self.addCleanup(self.server.stop)
+    timeout = 300
 
     def test_nothingAnsweredIsLost(self):
         """

@@ -106,7 +106,14 @@ class EventBus:
         hooks = self._handlers.get(name)
         if hooks is None:
             return None
-        for entry in hooks:
+        return self._run(hooks, hooks, name, event)
+
+    def _run(self, hooks, remaining, name, event):
+        """
+        Call the handlers C{remaining} (the tail of C{hooks}) until one
+        claims the event or waits.
+        """
+        for entry in remaining:
             try:
                 result = entry.handler(event)
             except Exception:
@@ -135,25 +142,9 @@ class EventBus:
         def resume(result):
             if result is not None:
                 return result
-            return self._continue(hooks, index + 1, name, event)
+            return self._run(hooks, hooks[index + 1:], name, event)
 
         return defer.ensureDeferred(waiting).addErrback(failed).addCallback(resume)
-
-    def _continue(self, hooks, start, name, event):
-        for index in range(start, len(hooks)):
-            entry = hooks[index]
-            try:
-                result = entry.handler(event)
-            except Exception:
-                self._log.failure(
-                    "handler {handler!r} for event {name} failed",
-                    handler=entry.handler, name=name)
-                continue
-            if result is not None:
-                if isWaiting(result):
-                    return self._wait(result, hooks, index, name, event)
-                return result
-        return None
 
 
 def isWaiting(result):

@@ -46,6 +46,8 @@ class FakeClientSession:
     """
 
     kind = "c2s"
+    #: A fake session has no connection to tell activity by.
+    lastActivity = None
 
     def __init__(self, jid, host=None, available=False, priority=0, manager=None):
         if isinstance(jid, str):
@@ -58,12 +60,14 @@ class FakeClientSession:
         self.presence = None
         self.directedPresence = set()
         self.replaced = False
-        self.closing = False
-        self.lastActivity = 0.0
         self.sendFilters = []
         self.manager = manager
         self.sent = []
         self.closed = None
+
+    @property
+    def closing(self):
+        return self.closed is not None
 
     def send(self, stanza):
         """
