@@ -98,7 +98,8 @@ class AccountRemovalTests(ClientTestCase):
         await setIQ(bob, "<vCard xmlns='vcard-temp'><FN>Bob</FN></vCard>")
         await setIQ(bob, "<query xmlns='jabber:iq:private'>"
                          "<notes xmlns='http://example.org/notes'>x</notes></query>")
-        await setIQ(bob, "<block xmlns='urn:xmpp:blocking'><item jid='mallory@example.net'/></block>")
+        await setIQ(bob, "<block xmlns='urn:xmpp:blocking'>"
+                         "<item jid='mallory@example.net'/></block>")
         for n in range(6):
             sender, recipient = (alice, bob) if n % 2 == 0 else (bob, alice)
             sender.send_message(mto=recipient.boundjid.bare, mbody="m%d" % (n,), mtype="chat")
