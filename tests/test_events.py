@@ -122,6 +122,51 @@ class EventBusTests(unittest.TestCase):
         self.assertFalse(other.hasHandlers("e"))
 
 
+class FireAllAndWaitTests(unittest.TestCase):
+    """
+    L{EventBus.fireAllAndWait}: every handler runs, and the result waits
+    for those that wait (the cleanup of a removed account).
+    """
+
+    def test_waitsForEveryHandler(self):
+        from twisted.internet import defer
+        bus = EventBus()
+        first, second = defer.Deferred(), defer.Deferred()
+        seen = []
+        bus.hook("e", lambda event: seen.append(("sync", event)))
+        bus.hook("e", lambda event: first)
+        bus.hook("e", lambda event: second)
+        d = bus.fireAllAndWait("e", "bob")
+        self.assertEqual(seen, [("sync", "bob")])
+        self.assertNoResult(d)
+        second.callback(None)
+        self.assertNoResult(d)
+        first.callback("ignored")
+        self.assertEqual(self.successResultOf(d), [])
+
+    def test_failuresReported(self):
+        from twisted.internet import defer
+        bus = EventBus()
+        ran = []
+
+        def raising(event):
+            raise ValueError("sync")
+
+        async def failing(event):
+            raise KeyError("async")
+
+        bus.hook("e", raising, 2)
+        bus.hook("e", failing, 1)
+        bus.hook("e", lambda event: ran.append(event) or defer.succeed(None))
+        failures = self.successResultOf(bus.fireAllAndWait("e", "bob"))
+        self.assertEqual(ran, ["bob"])
+        self.assertEqual([handler for handler, _ in failures], [raising, failing])
+        self.assertEqual(len(self.flushLoggedErrors(ValueError, KeyError)), 2)
+
+    def test_noHandlers(self):
+        self.assertEqual(self.successResultOf(EventBus().fireAllAndWait("e", None)), [])
+
+
 class EventNameTests(unittest.TestCase):
     """
     Event names come from helpers so that a misspelt name fails at once.

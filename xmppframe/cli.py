@@ -38,7 +38,7 @@ _EPILOG = """\
 commands:
   user add JID          create the account JID (user@host)
   user passwd JID       set a new password for JID
-  user delete JID       delete the account JID and its credentials
+  user delete JID       delete the account JID and all its data (see below)
   user list [HOST]      list the accounts of HOST, or of every host
   cert generate HOST    (re)generate HOST's self-signed certificate into
                         <data_dir>/certs/ (restart the server to use it)
@@ -52,6 +52,14 @@ HOST must be a host of the configuration.  Passwords are prompted for twice
 when standard input is a terminal; otherwise the first line of standard
 input is the password, e.g.:  echo 'secret' | xmppframe user add alice@localhost
 Only SCRAM salted keys are stored, never the password.
+
+user delete removes the credentials and what every module of the host keeps
+for the account (roster, vCard, private XML, privacy and block lists, offline
+messages, archive, subscription requests, last activity), and cancels its
+subscriptions with local contacts, as removal in band does.  Remote contacts
+are not told.  Run it with the server stopped: a running server is another
+process, whose sessions of the account stay connected until they end; to
+remove an account of a running server, remove it in band (XEP-0077).
 
 --config FILE defaults to ./xmppframe.toml when it exists, else to the
 built-in defaults (data in ./data, the host "localhost").
@@ -111,7 +119,13 @@ def buildParser():
     passwd.set_defaults(handler=userPasswd)
     delete = userCommands.add_parser(
         "delete", help="delete an account",
-        description="Delete the account JID and its credentials.")
+        description="Delete the account JID, its credentials and everything the host's "
+                    "modules keep for it (roster, vCard, private XML, privacy and block "
+                    "lists, offline messages, archive, subscription requests, last "
+                    "activity); its subscriptions with local contacts are cancelled.  "
+                    "Remote contacts are not told.  Run it with the server stopped: a "
+                    "running server is another process, and its sessions of the account "
+                    "stay connected until they end.")
     delete.add_argument("jid", metavar="JID", help="the account, user@host")
     delete.set_defaults(handler=userDelete)
     listing = userCommands.add_parser(
@@ -317,12 +331,25 @@ async def userPasswd(invocation):
 
 
 async def userDelete(invocation):
+    """
+    The same removal as XEP-0077's in band (L{xmppframe.accounts}): the
+    host's modules are loaded against storage, with no listener, and each
+    drops what it keeps for the account.
+    """
+    from xmppframe.accounts import RemovalIncomplete, removeOffline
     username, hostName = invocation.parseAccount(invocation.args.jid)
     account = "%s@%s" % (username, hostName)
     async with invocation.openStorage(changing=True) as storage:
         with _accountErrors(account):
-            await invocation.authProvider(storage, hostName).deleteUser(username)
+            try:
+                remote = await removeOffline(invocation.config, storage, invocation.reactor,
+                                             hostName, username)
+            except RemovalIncomplete as e:
+                raise CommandError(str(e))
     invocation.console.out("deleted %s" % (account,))
+    if remote:
+        invocation.console.out(
+            "not told (this command does not federate): %s" % (", ".join(remote),))
 
 
 async def userList(invocation):

@@ -14,6 +14,7 @@ from zope.interface import implementer
 
 from twisted.internet import defer
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from xmppframe.interfaces import IEventBus
 
@@ -91,6 +92,35 @@ class EventBus:
                     lambda failure, handler=entry.handler: self._log.failure(
                         "handler {handler!r} for event {name} failed", failure,
                         handler=handler, name=name))
+
+    def fireAllAndWait(self, name, event):
+        """
+        Call every handler of C{name}, as L{fireAll} does, and wait for
+        those that return a Deferred (or a coroutine): for work that must
+        be finished before the caller goes on, such as every module's
+        cleanup of a removed account (L{ACCOUNT_REMOVED}).
+
+        @return: a Deferred that fires, once every handler has finished,
+            with the list of C{(handler, Failure)} of those that raised or
+            failed (each one logged); it never fails.
+        """
+        failures = []
+        waiting = []
+
+        def failed(failure, handler):
+            self._log.failure("handler {handler!r} for event {name} failed", failure,
+                              handler=handler, name=name)
+            failures.append((handler, failure))
+
+        for entry in self._handlers.get(name, ()):
+            try:
+                result = entry.handler(event)
+            except Exception:
+                failed(Failure(), entry.handler)
+                continue
+            if result is not None and isWaiting(result):
+                waiting.append(defer.ensureDeferred(result).addErrback(failed, entry.handler))
+        return defer.DeferredList(waiting).addCallback(lambda _: failures)
 
     def fire(self, name, event):
         """
@@ -247,8 +277,14 @@ def inboundEvent(kind):
 #: initial presence (RFC 6121 §4.2).  Every handler runs; none claims.
 INITIAL_PRESENCE = "presence/initial"
 
-#: Fired on the host bus (fireAll) with the username when an account is
-#: removed in band (XEP-0077 §3.2), so modules can drop its data.
+#: Fired on the host bus with the username (the prepared localpart) when an
+#: account has been removed, in band (XEP-0077 §3.2) or by the admin
+#: command, after its credentials are deleted and its sessions closed:
+#: each module drops what it keeps for the account and cancels what
+#: it started on its behalf.  A handler returns a Deferred (or is an
+#: C{async def}) for work that waits; the removal
+#: (L{xmppframe.accounts.removeAccount}) fires it with
+#: L{EventBus.fireAllAndWait} and is done only when every handler is.
 ACCOUNT_REMOVED = "account/removed"
 
 #: Fired on the recipient's host bus (every handler runs; none claims), with

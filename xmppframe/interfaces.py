@@ -227,6 +227,13 @@ class IEventBus(Interface):
         Call every handler of C{name}; results are ignored.
         """
 
+    def fireAllAndWait(name, event):
+        """
+        Call every handler of C{name} and wait for those that return a
+        Deferred.  @return: a Deferred firing with the list of
+        C{(handler, Failure)} of the handlers that failed; it never fails.
+        """
+
     def hasHandlers(name):
         """
         @return: whether anything is hooked to C{name}.

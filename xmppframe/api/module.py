@@ -12,8 +12,10 @@ from types import MappingProxyType
 
 from zope.interface import implementer
 
+from twisted.internet import defer
 from twisted.logger import Logger
 
+from xmppframe.accounts import removeAccount
 from xmppframe.errors import StanzaError
 from xmppframe.events import iqEvent
 from xmppframe.interfaces import IModule
@@ -167,6 +169,24 @@ class ModuleAPI:
             if fence is not None:
                 fence.add(write)
         return write
+
+    # Accounts
+
+    def removeAccount(self, user, answer=None):
+        """
+        Remove the account C{user} of this host and all its data: its
+        credentials go, C{answer()} (if given) is called, the account's
+        sessions are closed with C{not-authorized} (XEP-0077 §3.2), and
+        L{ACCOUNT_REMOVED} fires, every module's cleanup waited for.  The
+        admin command runs the same cascade
+        (L{xmppframe.accounts.removeAccount}).
+
+        @return: a Deferred that fires when it is done; it fails with
+            L{xmppframe.api.NoSuchUser} if there is no such account, or
+            with L{xmppframe.accounts.RemovalIncomplete} if a module's
+            cleanup failed.
+        """
+        return defer.ensureDeferred(removeAccount(self.host, self.sessions, user, answer))
 
     # Services
 

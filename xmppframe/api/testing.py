@@ -226,6 +226,15 @@ class FakeAccounts(_Gate):
     def listUsers(self):
         return self._answer(lambda: sorted(self.users))
 
+    def deleteUser(self, username):
+        from xmppframe.auth import NoSuchUser
+
+        def delete():
+            if username not in self.users:
+                raise NoSuchUser(username)
+            self.users.discard(username)
+        return defer.maybeDeferred(self._answer, delete)
+
 
 @implementer(IRoster)
 class FakeRoster(_Gate):
@@ -333,6 +342,20 @@ class ModuleHarness:
         host = VirtualHost(config, auth, self.storage)
         self.router.addHost(host)
         return host
+
+    def removeAccount(self, user, host=None):
+        """
+        Remove the account C{user} of C{host} (the first host by default)
+        as the server does, in band or from the admin command
+        (L{xmppframe.accounts.removeAccount}): its credentials, its
+        sessions closed, then every loaded module's
+        L{xmppframe.api.ACCOUNT_REMOVED} cleanup, waited for.
+
+        @return: a Deferred that fires when it is done.
+        """
+        from xmppframe.accounts import removeAccount
+        host = host if host is not None else self.host
+        return defer.ensureDeferred(removeAccount(host, self.sessions, user))
 
     def advance(self, seconds):
         """

@@ -245,10 +245,7 @@ class OfflineModule(Module):
             self._holders.emptied(user)
             return self.store.delete(user)
 
-        d = self._queues.run(user, delete)
-        d.addErrback(lambda failure: self.api.log.failure(
-            "Could not delete the offline messages of removed account {user}",
-            failure, user=user))
+        return self._queues.run(user, delete)
 
     # Delivering
 

@@ -39,7 +39,7 @@ from copy import deepcopy
 
 from lxml import etree
 
-from xmppframe.api import atLeast, KeyedQueue, Module, ModuleOption
+from xmppframe.api import ACCOUNT_REMOVED, atLeast, KeyedQueue, Module, ModuleOption
 from xmppframe.errors import StanzaError
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.safe import safeParser
@@ -112,6 +112,14 @@ class PrivateStorageModule(Module):
         self.api.hookIQ("set", "self", payload, self.store)
         for type in ("get", "set"):
             self.api.hookIQ(type, "bare", payload, self.refuse)
+        self.api.hook(ACCOUNT_REMOVED, self.accountRemoved)
+
+    def accountRemoved(self, user):
+        """
+        L{ACCOUNT_REMOVED}: the stored elements go with the account, after
+        the writes queued for it.
+        """
+        return self._queues.run(user, self.data.clear, user)
 
     # IQ handlers
 

@@ -13,7 +13,7 @@ from lxml import etree
 from twisted.internet import defer
 
 from xmppframe.api import (
-    ACCOUNT_REMOVED, atLeast, InvalidJID, InvalidPassword, Module, ModuleOption, NoSuchUser,
+    atLeast, InvalidJID, InvalidPassword, Module, ModuleOption, NoSuchUser,
     prepareLocalpart, UserExists)
 from xmppframe.errors import StanzaError
 from xmppframe.xml import namespaces as NS
@@ -227,22 +227,23 @@ class RegisterModule(Module):
 
     async def _remove(self, event, query):
         """
-        XEP-0077 §3.2: remove the account, answer, then end every session
-        of it with a not-authorized stream error.
+        XEP-0077 §3.2: remove the account and everything the server keeps
+        for it (every module's L{ACCOUNT_REMOVED} cleanup, waited for),
+        answer, then end every session of it with a not-authorized stream
+        error.
         """
         if len(query) != 1:
             raise StanzaError("bad-request", text="<remove/> must be the only child")
         user = event.sender.localpart
+
+        def answer():
+            # Before the sessions close, so that the requester sees it; the
+            # result hookIQ sends afterwards finds the stream closed.
+            self.api.reply(event, iqResult(event.stanza))
+
         try:
-            await event.host.auth.deleteUser(user)
+            await self.api.removeAccount(user, answer)
         except NoSuchUser:
             raise StanzaError("registration-required")
         self.api.log.info("{user}@{host} removed its account", user=user, host=event.host.name)
-        event.host.events.fireAll(ACCOUNT_REMOVED, user)
-        # The result goes out when this returns; the sessions end after it.
-        self.api.reactor.callLater(0, self._endSessions, event.sender.bare)
         return True
-
-    def _endSessions(self, bare):
-        for session in self.api.sessions.sessionsFor(bare):
-            session.close("not-authorized", "The account was removed")

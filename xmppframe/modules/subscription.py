@@ -419,7 +419,19 @@ class SubscriptionModule(Module):
             session.send(stanza)
 
     def _onAccountRemoved(self, user):
-        self._serially(user, self._forget, user)
+        """
+        L{ACCOUNT_REMOVED}: the requests waiting for the account go; the
+        removal waits for the Deferred.
+        """
+        return self._queues.run(user, self._forget, user)
+
+    def unload(self):
+        """
+        Unhook, then wait for the subscription work already queued (a
+        contact's roster change must be stored before storage closes).
+        """
+        Module.unload(self)
+        return self._queues.drain()
 
     async def _forget(self, user):
         self._requesters.emptied(user)

@@ -32,7 +32,7 @@ from lxml import etree
 
 from twisted.internet import defer
 
-from xmppframe.api import atLeast, Module, ModuleOption
+from xmppframe.api import ACCOUNT_REMOVED, atLeast, Module, ModuleOption
 from xmppframe.errors import StanzaError
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.safe import safeParser
@@ -120,6 +120,13 @@ class VCardModule(Module):
         self.api.hookIQ("set", "bare", payload, self.refuseSet)
         self.api.hookIQ("get", "host", payload, self.getServer)
         self.api.hookIQ("set", "host", payload, self.refuseSet)
+        self.api.hook(ACCOUNT_REMOVED, self.accountRemoved)
+
+    def accountRemoved(self, user):
+        """
+        L{ACCOUNT_REMOVED}: the vCard goes with the account.
+        """
+        return self.store.delete(user)
 
     # Storage, for other modules (e.g. XEP-0153 avatar hashes).
 

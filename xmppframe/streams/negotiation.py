@@ -200,6 +200,10 @@ class SASLResponder:
         stream once there have been too many (§6.4.5).
         """
         state = stream.saslState
+        mechanism = state.get("mechanism")
+        sasl.logFailure(stream.peerHost, getattr(mechanism, "attemptedUser", None),
+                        getattr(stream.host, "name", None),
+                        getattr(mechanism, "name", None), failure.condition)
         state.clear()
         stream.saslFailures += 1
         if failure.condition in ("not-authorized", "invalid-authzid"):

@@ -53,6 +53,56 @@ _MIN_ITERATIONS = 4096
 #: per user name within a run but cannot be computed from outside.
 _FAKE_CREDENTIALS_KEY = os.urandom(32)
 
+#: The line each failed login is logged with, once, at info level, in the
+#: namespace C{xmppframe.sasl}; a stable format that log watchers (the
+#: fail2ban filter in contrib/fail2ban) match, e.g.::
+#:
+#:   SASL failure from 203.0.113.5 for alice@example.org (SCRAM-SHA-1): not-authorized
+#:
+#: C{peer} is the client's address, first, so that nothing a client sends
+#: comes before it; C{jid} is the account tried (C{-} when the client named
+#: none), with whitespace, parentheses and unprintable characters escaped
+#: as C{\\xNN}, so that it is one word; C{mechanism} is C{-} when none was
+#: chosen; C{condition} is the RFC 6120 §6.5 condition sent to the client.
+FAILURE_LOG_FORMAT = "SASL failure from {peer} for {jid} ({mechanism}): {condition}"
+
+_failureLog = Logger(namespace="xmppframe.sasl")
+
+#: At most this many characters of the user name a client tried are logged.
+_LOGGED_NAME_MAX = 64
+
+
+def _loggable(text):
+    """
+    C{text}, from a client, as one word safe for a log line.
+    """
+    if len(text) > _LOGGED_NAME_MAX:
+        text = text[:_LOGGED_NAME_MAX] + "..."
+    return "".join(
+        c if c.isprintable() and not c.isspace() and c not in "()\\" else
+        ("\\x%02x" % ord(c) if ord(c) < 0x100 else
+         "\\u%04x" % ord(c) if ord(c) < 0x10000 else "\\U%08x" % ord(c))
+        for c in text)
+
+
+def logFailure(peer, user, domain, mechanism, condition):
+    """
+    Log one failed login in L{FAILURE_LOG_FORMAT}.
+
+    @param peer: the client's address (text).
+    @param user: the user name the client tried (prepared when it could
+        be), or C{None}.
+    @param domain: the stream's domain, or C{None}.
+    @param mechanism: the mechanism's name, or C{None}.
+    @param condition: the SASL failure condition.
+    """
+    if user is None:
+        jid = "-"
+    else:
+        jid = _loggable(user) + "@" + _loggable(domain or "-")
+    _failureLog.info(FAILURE_LOG_FORMAT, peer=peer, jid=jid,
+                     mechanism=mechanism or "-", condition=condition)
+
 
 class SASLFailure(Exception):
     """
@@ -101,6 +151,8 @@ class ServerMechanism:
     """
 
     name = None
+    #: The user name the client tried, once it is known (for the log).
+    attemptedUser = None
 
     def __init__(self):
         self._over = False
@@ -272,6 +324,7 @@ class PlainMechanism(ServerMechanism):
     def _check(self, message):
         authzid, authcid, password = self._parse(message)
         username = _prepareUsername(authcid)
+        self.attemptedUser = authcid if username is None else username
         if username is None:
             raise SASLFailure("not-authorized")
         # A password the profile refuses is still handed to the provider,
@@ -480,6 +533,7 @@ class ScramServerMechanism(ServerMechanism):
                               "leave the SCRAM authorization identity empty")
         username = _prepareUsername(first.username)
         self._username = username if username is not None else first.username
+        self.attemptedUser = self._username
         if username is None:
             d = defer.succeed(None)
         else:

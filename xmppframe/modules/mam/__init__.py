@@ -13,7 +13,7 @@ preferences.  One job per file:
 from twisted.internet import defer
 
 from xmppframe.api import (
-    MESSAGE_ANNOTATE, ROSTER_CHANGED, KeyedQueue, Module, ModuleOption, Priority, atLeast,
+    ACCOUNT_REMOVED, MESSAGE_ANNOTATE, ROSTER_CHANGED, KeyedQueue, Module, ModuleOption, Priority, atLeast,
     inboundEvent, outboundEvent)
 from xmppframe.errors import StanzaError
 from xmppframe.xml import namespaces as NS
@@ -130,6 +130,7 @@ class MamModule(Module):
         api.hook(inboundEvent("message"), archiver.onInbound, Priority.OBSERVE)
         api.hook(MESSAGE_ANNOTATE, archiver.onAnnotate)
         api.hook(ROSTER_CHANGED, archiver.facts.changed)
+        api.hook(ACCOUNT_REMOVED, self.accountRemoved)
         api.hookIQ("set", "self", _QUERY, self.onQuery)
         api.hookIQ("get", "self", _QUERY, lambda event: queryForm())
         api.hookIQ("get", "self", _PREFS, self.onGetPrefs)
@@ -148,6 +149,16 @@ class MamModule(Module):
         """
         Module.unload(self)
         return defer.DeferredList([self._queues.drain(), self.retention.stop()])
+
+    def accountRemoved(self, user):
+        """
+        L{ACCOUNT_REMOVED}: the account's archive and preferences go, after
+        the archive writes queued for it.
+        """
+        async def forget():
+            await self.store.delete(user)
+            await self.prefs.forget(user)
+        return self._queues.run(user, forget)
 
     def prefsFor(self, user):
         """

@@ -140,6 +140,15 @@ class Preferences:
         """
         return self._prefs.get(user, self.default)
 
+    def forget(self, user):
+        """
+        Drop C{user}'s preferences: the default applies again.
+
+        @return: a Deferred that fires once they are deleted from the store.
+        """
+        self._prefs.pop(user, None)
+        return defer.maybeDeferred(self._store.delete, user)
+
     def set(self, user, prefs):
         """
         Store C{prefs} as C{user}'s; they apply once stored.

@@ -122,8 +122,7 @@ class PrivacyModule(Module):
 
     def _onAccountRemoved(self, user):
         """
-        The account is gone (XEP-0077 §3.2): so are its lists.
+        The account is gone (XEP-0077 §3.2): so are its lists (and so its
+        blocklist, XEP-0191 §5).  The removal waits for the Deferred.
         """
-        self.policy.removeAccount(user).addErrback(
-            lambda f: self.api.log.failure("removing the privacy lists of {user} failed", f,
-                                           user=user))
+        return self.policy.removeAccount(user)

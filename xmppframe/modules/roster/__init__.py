@@ -258,11 +258,17 @@ class RosterModule(Module):
         L{ACCOUNT_REMOVED}: XEP-0077 §3.2 says the server SHOULD cancel the
         subscriptions stored in the account's roster; then the roster and
         its version record go, so that a new account of the same name
-        starts empty.
+        starts empty.  The removal waits for the returned Deferred.
         """
-        d = self._locks.run(user, self._forgetAccount, user)
-        d.addErrback(lambda failure: self.api.log.failure(
-            "could not remove the roster of removed account {user}", failure, user=user))
+        return self._locks.run(user, self._forgetAccount, user)
+
+    def unload(self):
+        """
+        Unhook, then wait for the roster changes already queued, so that
+        they are stored before storage closes.
+        """
+        Module.unload(self)
+        return self._locks.drain()
 
     async def _forgetAccount(self, user):
         items = [item for item, _ in await self.store.decoded(user)]
