@@ -4,9 +4,10 @@ twistd: a configuration built in code, the server's service started under
 the application's own service hierarchy, and a service (the echo example)
 run in process, given to the server in code rather than as a plugin.
 
-Run it (Ctrl-C stops it)::
+Run it from the top of the checkout, so that C{examples} imports (Ctrl-C
+stops it)::
 
-    python examples/embedded_server.py --port 5222 --data-dir /tmp/embedded
+    python -m examples.embedded_server --port 5222 --data-dir /tmp/embedded
 
 then log in as C{demo@localhost} (password C{demo-password}) and send a
 message to C{echo.localhost}.

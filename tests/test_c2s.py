@@ -12,6 +12,7 @@ import scramp
 
 from zope.interface.verify import verifyObject
 
+from twisted.internet import defer
 from twisted.internet.testing import StringTransport
 from twisted.trial import unittest
 
@@ -79,7 +80,7 @@ class StreamTestCase(unittest.TestCase):
         self.clock.advance(self.server.config.c2s.close_grace)
         self.assertTrue(transport.disconnecting)
 
-    def scramResponse(self, username="alice", password="wonderland"):
+    def scramResponse(self, username="alice", password="wonderland", header=HEADER):
         """
         Open a plaintext test stream and start SCRAM-SHA-256, up to the
         client's final message.
@@ -88,7 +89,7 @@ class StreamTestCase(unittest.TestCase):
             C{<response/>} with the client's final message, not yet sent.
         """
         stream, transport = self.connect()
-        stream.dataReceived(HEADER)
+        stream.dataReceived(header)
         features = self.output(transport)
         self.assertIn(b"SCRAM-SHA-256", features)
         client = scramp.ScramClient(["SCRAM-SHA-256"], username, password)
@@ -102,16 +103,16 @@ class StreamTestCase(unittest.TestCase):
                     % final).encode()
         return stream, transport, client, response
 
-    def login(self, username="alice", password="wonderland", resource="home"):
+    def login(self, username="alice", password="wonderland", resource="home", header=HEADER):
         """
         Negotiate a plaintext test stream with SCRAM-SHA-256 and bind.
         """
-        stream, transport, client, response = self.scramResponse(username, password)
+        stream, transport, client, response = self.scramResponse(username, password, header)
         stream.dataReceived(response)
         success = etree.fromstring(self.output(transport))
         self.assertEqual(success.tag, "{urn:ietf:params:xml:ns:xmpp-sasl}success")
         client.set_server_final(base64.b64decode(success.text).decode())
-        stream.dataReceived(HEADER)
+        stream.dataReceived(header)
         features = self.output(transport)
         self.assertIn(b"urn:ietf:params:xml:ns:xmpp-bind", features)
         stream.dataReceived((
@@ -380,6 +381,76 @@ class NegotiationTests(StreamTestCase):
             self.assertTrue(stream.closing)
             self.assertIn(b"connection-timeout", transport.value())
         return d.addCallback(go)
+
+
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+class StanzaLanguageTests(StreamTestCase):
+    """
+    RFC 6120 §4.7.4: the server SHOULD add the stream's xml:lang to the
+    stanzas it routes that have none.
+    """
+
+    def setUp(self):
+        d = StreamTestCase.setUp(self)
+        auth = self.server.hosts["localhost"].auth
+        d.addCallback(lambda _: auth.createUser("alice", "wonderland"))
+        d.addCallback(lambda _: auth.createUser("bob", "builder"))
+        d.addCallback(lambda _: defer.ensureDeferred(self.server.loadModules()))
+        d.addCallback(lambda _: self.addCleanup(
+            lambda: defer.ensureDeferred(self.server.unloadModules())))
+        return d
+
+    def langHeader(self, lang):
+        return HEADER.replace(b" version='1.0'>", b" version='1.0' xml:lang='%s'>"
+                              % (lang.encode(),))
+
+    def test_streamLanguageAdded(self):
+        alice, _ = self.login(header=self.langHeader("de"))
+        bob, bobTransport = self.login(resource="desk")
+        alice.dataReceived(b"<message to='alice@localhost/desk' type='chat' id='m1'>"
+                           b"<body>hallo</body></message>")
+        delivered = etree.fromstring(self.output(bobTransport))
+        self.assertEqual(delivered.get(XML_LANG), "de")
+
+    def test_ownLanguageKept(self):
+        alice, _ = self.login(header=self.langHeader("de"))
+        bob, bobTransport = self.login(resource="desk")
+        alice.dataReceived(b"<message to='alice@localhost/desk' type='chat' id='m1' "
+                           b"xml:lang='fr'><body>salut</body></message>")
+        delivered = etree.fromstring(self.output(bobTransport))
+        self.assertEqual(delivered.get(XML_LANG), "fr")
+
+    def test_noStreamLanguage(self):
+        """
+        A stream that declared no xml:lang: nothing is added.
+        """
+        alice, _ = self.login()
+        bob, bobTransport = self.login(resource="desk")
+        alice.dataReceived(b"<message to='alice@localhost/desk' type='chat' id='m1'>"
+                           b"<body>hi</body></message>")
+        delivered = etree.fromstring(self.output(bobTransport))
+        self.assertNotIn(XML_LANG, delivered.attrib)
+
+    def test_archivedCopy(self):
+        """
+        The copy MAM keeps carries the language too.
+        """
+        alice, _ = self.login(header=self.langHeader("de"))
+        bob, bobTransport = self.login("bob", "builder", "desk")
+        bob.dataReceived(b"<presence/>")
+        alice.dataReceived(b"<message to='bob@localhost' type='chat' id='m1'>"
+                           b"<body>hallo</body></message>")
+        self.output(bobTransport)
+        bob.dataReceived(b"<iq type='set' id='q1'><query xmlns='urn:xmpp:mam:2'/></iq>")
+        [message] = [element for element in etree.fromstring(
+            b"<r>" + self.output(bobTransport) + b"</r>")
+            if element.tag == "{jabber:client}message"]
+        [archived] = [element for element in message.iter("{jabber:client}message")
+                      if element is not message]
+        self.assertEqual(archived.findtext("{jabber:client}body"), "hallo")
+        self.assertEqual(archived.get(XML_LANG), "de")
 
 
 class ModuleStreamFeatureTests(StreamTestCase):

@@ -12,7 +12,7 @@ from twisted.trial import unittest
 
 from xmppframe.xml.dataforms import Field, Form
 from xmppframe.events import outboundEvent
-from xmppframe.interfaces import IModule
+from xmppframe.interfaces import ICaps, IModule
 from xmppframe.api.module import Module, ModuleAPI
 from xmppframe.modules.caps import (
     MalformedInfo, CapsModule, DiscoInfo, readDiscoInfo, verificationString)
@@ -24,7 +24,6 @@ from xmppframe.xml import namespaces as NS
 from tests.fakes import FakeSession, makeHost, parse, stanzaErrorCondition
 
 CAPS = NS.CAPS
-
 MUC = "http://jabber.org/protocol/muc"
 SIMPLE_FEATURES = (CAPS, NS.DISCO_INFO, NS.DISCO_ITEMS, MUC)
 SIMPLE_VER = "QgayPKawpkPSDYmwT/WM94uAlu0="
@@ -308,15 +307,30 @@ class OwnCapsTests(CapsTestCase):
 
 class ClientCapsTests(CapsTestCase):
     """
-    §5.4: a client's caps are verified with one disco#info query and
-    cached.
+    §5.4: a client's caps are verified with one disco#info query, asked
+    when another module needs them (L{ICaps.featuresOf}), and cached.
     """
 
-    def presence(self, session, ver=SIMPLE_VER, hash="sha-1", node=PSI_NODE, type=None):
+    def presence(self, session, ver=SIMPLE_VER, hash="sha-1", node=PSI_NODE, type=None,
+                 to=None):
         attributes = " type='%s'" % (type,) if type else ""
+        if to is not None:
+            attributes += " to='%s'" % (to,)
         c = "" if ver is None else "<c xmlns='%s' hash='%s' node='%s' ver='%s'/>" % (
             CAPS, hash, node, ver)
         self.router.process(session, parse("<presence%s>%s</presence>" % (attributes, c)))
+
+    def features(self, jid):
+        """
+        Ask the service; the Deferred it returns.
+        """
+        return self.host.services.get(ICaps).featuresOf(jid)
+
+    def known(self, jid):
+        """
+        What the service answers at once, without asking anyone.
+        """
+        return self.successResultOf(self.features(jid))
 
     def takeQuery(self, session, ver=SIMPLE_VER, node=PSI_NODE):
         """
@@ -342,71 +356,124 @@ class ClientCapsTests(CapsTestCase):
         return self.successResultOf(self.storage.keyValue("example.org", "caps").get(
             "sha-1 " + ver))
 
+    def learn(self, session, ver=SIMPLE_VER, query=None):
+        """
+        C{session} advertises C{ver}, someone asks, it answers.
+        """
+        self.presence(session, ver=ver)
+        d = self.features(session.jid)
+        self.answer(session, self.takeQuery(session, ver=ver), query)
+        return self.successResultOf(d)
+
+    def test_service(self):
+        self.assertIs(self.host.services.get(ICaps), self.caps)
+        self.assertTrue(verifyObject(ICaps, self.caps))
+        self.caps.unload()
+        self.assertIsNone(self.host.services.get(ICaps))
+
     def test_verified(self):
         """
         §5.4 3.7–3.8: a matching answer is cached, in memory and in the
         store; the query is not answered by the server itself.
         """
-        self.assertIsNone(self.caps.featuresOf(self.alice.jid))
+        self.assertIsNone(self.known(self.alice.jid))
         self.presence(self.alice)
+        d = self.features(self.alice.jid)
         iq = self.takeQuery(self.alice)
-        self.assertIsNone(self.caps.featuresOf(self.alice.jid))
+        self.assertNoResult(d)
         self.answer(self.alice, iq)
         self.assertEqual(self.alice.take(), [])
-        self.assertEqual(self.caps.featuresOf(self.alice.jid), set(SIMPLE_FEATURES))
-        self.assertEqual(self.caps.featuresOf("alice@example.org/home"), set(SIMPLE_FEATURES))
+        self.assertEqual(self.successResultOf(d), set(SIMPLE_FEATURES))
+        self.assertEqual(self.known(self.alice.jid), set(SIMPLE_FEATURES))
+        self.assertEqual(self.known("alice@example.org/home"), set(SIMPLE_FEATURES))
         self.assertEqual(self.stored()["features"], sorted(SIMPLE_FEATURES))
 
-    def test_askedOnce(self):
+    def test_presenceAsksNothing(self):
         """
-        A ver already known is not asked again: the same client repeating
-        it, another client advertising it, or a client advertising it while
-        the first query is under way.
+        Issue 14: neither a broadcast nor a directed presence makes the
+        server ask the client; only a question about its features does.
         """
         bob = self.connect("bob@example.org/phone")
         self.presence(self.alice)
-        iq = self.takeQuery(self.alice)
-        self.presence(bob)
-        self.presence(self.alice)
-        self.noQuery(bob)
+        self.presence(self.alice, to="bob@example.org")
         self.noQuery(self.alice)
-        self.answer(self.alice, iq)
-        self.assertEqual(self.caps.featuresOf(bob.jid), set(SIMPLE_FEATURES))
+        self.assertEqual(len(self.host.services.requests or ()), 0)
+        d = self.features(self.alice.jid)
+        self.answer(self.alice, self.takeQuery(self.alice))
+        self.assertEqual(self.successResultOf(d), set(SIMPLE_FEATURES))
+        bob.take()
+
+    def test_directedPresenceNotNoted(self):
+        """
+        What a directed presence advertises is for its recipient: it is
+        not taken as the client's capabilities.
+        """
+        self.presence(self.alice, to="bob@example.org")
+        self.assertIsNone(self.known(self.alice.jid))
+        self.noQuery(self.alice)
+
+    def test_askedOncePerHash(self):
+        """
+        aioxmpp's test_caps115_are_cached: many clients advertising one
+        unknown ver and many questions about them make one query, whose
+        answer all of them get; a ver already known is not asked again.
+        """
+        clients = [self.alice] + [
+            self.connect("user%d@example.org/r" % (i,)) for i in range(5)]
+        for session in clients:
+            self.presence(session)
+        waiting = [self.features(session.jid) for session in clients]
+        waiting.append(self.features(self.alice.jid))
+        self.presence(clients[1])
+        waiting.append(self.features(clients[1].jid))
+        queries = [(session, iq) for session in clients
+                   for iq in session.take() if iq.tag == "{jabber:client}iq"]
+        self.assertEqual(len(queries), 1)
+        self.assertEqual(len(self.host.services.requests), 1)
+        for d in waiting:
+            self.assertNoResult(d)
+        [(asked, iq)] = queries
+        self.answer(asked, iq)
+        for d in waiting:
+            self.assertEqual(self.successResultOf(d), set(SIMPLE_FEATURES))
         carol = self.connect("carol@example.org/pda")
         self.presence(carol)
-        self.noQuery(carol)
-        self.assertEqual(self.caps.featuresOf(carol.jid), set(SIMPLE_FEATURES))
+        self.assertEqual(self.known(carol.jid), set(SIMPLE_FEATURES))
+        for session in clients + [carol]:
+            self.noQuery(session)
 
     def test_complex(self):
-        self.presence(self.alice, ver=COMPLEX_VER)
-        iq = self.takeQuery(self.alice, ver=COMPLEX_VER)
-        self.answer(self.alice, iq, COMPLEX_QUERY)
-        self.assertEqual(self.caps.featuresOf(self.alice.jid), set(SIMPLE_FEATURES))
+        self.assertEqual(self.learn(self.alice, COMPLEX_VER, COMPLEX_QUERY),
+                         set(SIMPLE_FEATURES))
 
     def test_mismatch(self):
         """
         §5.4 3.9: an answer that does not hash to the ver is not cached,
-        and another client advertising the ver is asked.
+        and another client advertising the ver is asked; those waiting
+        get the verified answer.
         """
         bob = self.connect("bob@example.org/phone")
         self.presence(self.alice)
         self.presence(bob)
+        d = self.features(self.alice.jid)
         iq = self.takeQuery(self.alice)
         self.noQuery(bob)
         self.answer(self.alice, iq, simpleQuery(features=(CAPS,)))
-        self.assertIsNone(self.caps.featuresOf(self.alice.jid))
+        self.assertNoResult(d)
         self.assertIsNone(self.stored())
         iq = self.takeQuery(bob)
         self.answer(bob, iq)
-        self.assertEqual(self.caps.featuresOf(bob.jid), set(SIMPLE_FEATURES))
-        self.assertEqual(self.caps.featuresOf(self.alice.jid), set(SIMPLE_FEATURES))
+        self.assertEqual(self.successResultOf(d), set(SIMPLE_FEATURES))
+        self.assertEqual(self.known(bob.jid), set(SIMPLE_FEATURES))
 
     def test_failedNotAskedAgain(self):
         self.presence(self.alice)
+        d = self.features(self.alice.jid)
         self.answer(self.alice, self.takeQuery(self.alice), type="error")
+        self.assertIsNone(self.successResultOf(d))
         self.presence(self.alice)
+        self.assertIsNone(self.known(self.alice.jid))
         self.noQuery(self.alice)
-        self.assertIsNone(self.caps.featuresOf(self.alice.jid))
 
     def test_illFormed(self):
         """
@@ -414,9 +481,10 @@ class ClientCapsTests(CapsTestCase):
         the hash would match without them.
         """
         self.presence(self.alice)
+        d = self.features(self.alice.jid)
         iq = self.takeQuery(self.alice)
         self.answer(self.alice, iq, simpleQuery(extra="<feature var='%s'/>" % (MUC,)))
-        self.assertIsNone(self.caps.featuresOf(self.alice.jid))
+        self.assertIsNone(self.successResultOf(d))
         self.assertIsNone(self.stored())
 
     def test_timeout(self):
@@ -425,10 +493,12 @@ class ClientCapsTests(CapsTestCase):
         answer is not taken.
         """
         self.presence(self.alice)
+        d = self.features(self.alice.jid)
         iq = self.takeQuery(self.alice)
         self.clock.advance(30)
+        self.assertIsNone(self.successResultOf(d))
         self.answer(self.alice, iq)
-        self.assertIsNone(self.caps.featuresOf(self.alice.jid))
+        self.assertIsNone(self.known(self.alice.jid))
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_timeoutAsksAnother(self):
@@ -439,10 +509,12 @@ class ClientCapsTests(CapsTestCase):
         bob = self.connect("bob@example.org/phone")
         self.presence(self.alice)
         self.presence(bob)
+        d = self.features(self.alice.jid)
         self.takeQuery(self.alice)
         self.clock.advance(30)
         self.answer(bob, self.takeQuery(bob))
-        self.assertEqual(self.caps.featuresOf(bob.jid), set(SIMPLE_FEATURES))
+        self.assertEqual(self.successResultOf(d), set(SIMPLE_FEATURES))
+        self.assertEqual(self.known(bob.jid), set(SIMPLE_FEATURES))
 
     def test_queriesAreRequests(self):
         """
@@ -450,6 +522,7 @@ class ClientCapsTests(CapsTestCase):
         which gives up after C{query_timeout}.
         """
         self.presence(self.alice)
+        self.features(self.alice.jid)
         self.takeQuery(self.alice)
         self.assertEqual(len(self.host.services.requests), 1)
         self.assertEqual(len(self.clock.getDelayedCalls()), 1)
@@ -457,18 +530,20 @@ class ClientCapsTests(CapsTestCase):
     def test_unloadWhileAsking(self):
         """
         Unloaded with a query under way: the query is dropped, its timer
-        with it, and nobody else is asked.
+        with it, nobody else is asked, and those waiting get C{None}.
         """
         bob = self.connect("bob@example.org/phone")
         self.presence(self.alice)
         self.presence(bob)
+        d = self.features(bob.jid)
         iq = self.takeQuery(self.alice)
         self.caps.unload()
+        self.assertIsNone(self.successResultOf(d))
         self.assertEqual(len(self.host.services.requests), 0)
         self.assertEqual(self.clock.getDelayedCalls(), [])
         self.noQuery(bob)
         self.answer(self.alice, iq)
-        self.assertIsNone(self.caps.featuresOf(self.alice.jid))
+        self.assertIsNone(self.caps._known(self.alice.jid))
 
     def test_answerFromSomeoneElse(self):
         """
@@ -476,10 +551,12 @@ class ClientCapsTests(CapsTestCase):
         """
         mallory = self.connect("mallory@example.org/x")
         self.presence(self.alice)
+        d = self.features(self.alice.jid)
         iq = self.takeQuery(self.alice)
         self.answer(mallory, iq, simpleQuery(features=(CAPS,)))
+        self.assertNoResult(d)
         self.answer(self.alice, iq)
-        self.assertEqual(self.caps.featuresOf(self.alice.jid), set(SIMPLE_FEATURES))
+        self.assertEqual(self.successResultOf(d), set(SIMPLE_FEATURES))
 
     def test_unsupportedHash(self):
         """
@@ -487,11 +564,16 @@ class ClientCapsTests(CapsTestCase):
         the answer kept for that client only.
         """
         self.presence(self.alice, hash="md5", ver="abc")
+        d = self.features(self.alice.jid)
+        second = self.features(self.alice.jid)
         iq = self.takeQuery(self.alice, ver="abc")
         self.answer(self.alice, iq)
-        self.assertEqual(self.caps.featuresOf(self.alice.jid), set(SIMPLE_FEATURES))
+        self.assertEqual(self.successResultOf(d), set(SIMPLE_FEATURES))
+        self.assertEqual(self.successResultOf(second), set(SIMPLE_FEATURES))
+        self.noQuery(self.alice)
         bob = self.connect("bob@example.org/phone")
         self.presence(bob, hash="md5", ver="abc")
+        self.features(bob.jid)
         self.takeQuery(bob, ver="abc")
         self.assertIsNone(self.successResultOf(
             self.storage.keyValue("example.org", "caps").get("md5 abc")))
@@ -502,6 +584,7 @@ class ClientCapsTests(CapsTestCase):
         """
         self.router.process(self.alice, parse(
             "<presence><c xmlns='%s' node='%s' ver='0.11'/></presence>" % (CAPS, PSI_NODE)))
+        self.assertIsNone(self.known(self.alice.jid))
         self.noQuery(self.alice)
 
     def test_forgotten(self):
@@ -509,33 +592,32 @@ class ClientCapsTests(CapsTestCase):
         A client's caps go with its unavailable presence or its session.
         """
         bob = self.connect("bob@example.org/phone")
-        self.presence(self.alice)
-        self.answer(self.alice, self.takeQuery(self.alice))
+        self.learn(self.alice)
         self.presence(bob)
         self.presence(self.alice, type="unavailable", ver=None)
-        self.assertIsNone(self.caps.featuresOf(self.alice.jid))
+        self.assertIsNone(self.known(self.alice.jid))
+        self.assertEqual(self.known(bob.jid), set(SIMPLE_FEATURES))
         bob.close()
-        self.assertIsNone(self.caps.featuresOf(bob.jid))
+        self.assertIsNone(self.known(bob.jid))
 
     def test_presenceWithoutCaps(self):
         self.presence(self.alice, ver=None)
+        self.assertIsNone(self.known(self.alice.jid))
         self.noQuery(self.alice)
-        self.assertIsNone(self.caps.featuresOf(self.alice.jid))
 
     def test_storeSurvivesRestart(self):
         """
         §8.2 recommends caching across presence sessions: a new module on
         the same storage knows the ver without asking.
         """
-        self.presence(self.alice)
-        self.answer(self.alice, self.takeQuery(self.alice))
+        self.learn(self.alice)
         self.caps.unload()
         del self.host.modules["caps"]
         self.caps = self.loadModule(CapsModule)
         bob = self.connect("bob@example.org/phone")
         self.presence(bob)
+        self.assertEqual(self.known(bob.jid), set(SIMPLE_FEATURES))
         self.noQuery(bob)
-        self.assertEqual(self.caps.featuresOf(bob.jid), set(SIMPLE_FEATURES))
 
     def test_boundedMemory(self):
         """
@@ -545,14 +627,12 @@ class ClientCapsTests(CapsTestCase):
         for index, (known, query) in enumerate([(SIMPLE_VER, None),
                                                 (COMPLEX_VER, COMPLEX_QUERY)]):
             session = self.connect("user%d@example.org/r" % (index,))
-            self.presence(session, ver=known)
-            self.answer(session, self.takeQuery(session, ver=known), query)
+            self.learn(session, known, query)
         otherQuery = simpleQuery(features=(CAPS,))
         otherVer = ver(otherQuery)
         session = self.connect("user9@example.org/r")
-        self.presence(session, ver=otherVer)
-        self.answer(session, self.takeQuery(session, ver=otherVer), otherQuery)
+        self.learn(session, otherVer, otherQuery)
         self.assertEqual(len(self.caps._cache), 2)
         self.presence(self.alice)
+        self.assertEqual(self.known(self.alice.jid), set(SIMPLE_FEATURES))
         self.noQuery(self.alice)
-        self.assertEqual(self.caps.featuresOf(self.alice.jid), set(SIMPLE_FEATURES))

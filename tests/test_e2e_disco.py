@@ -9,6 +9,7 @@ import asyncio
 from slixmpp.exceptions import IqError
 
 from tests.e2e import ClientTestCase, asDeferred
+from xmppframe.interfaces import ICaps
 
 DISCO_INFO = "http://jabber.org/protocol/disco#info"
 DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
@@ -131,8 +132,9 @@ class DiscoTests(ClientTestCase):
 
     def test_clientCaps(self):
         """
-        XEP-0115 §5.4: a client's presence with caps makes the server ask
-        it once, verify the answer, and know its features.
+        XEP-0115 §5.4: once a client's presence advertised caps, a module
+        asking for its features makes the server ask it, verify the
+        answer, and know them.
         """
         async def scenario():
             alice = self.client("alice@localhost", "wonderland", ["xep_0115"])
@@ -140,9 +142,11 @@ class DiscoTests(ClientTestCase):
             alice.plugin["xep_0030"].add_feature("urn:example:alice")
             await alice.plugin["xep_0115"].update_caps(broadcast=False)
             alice.send_presence()
-            caps = self.host.modules["caps"]
+            caps = self.host.services.get(ICaps)
             jid = str(alice.boundjid)
-            features = await eventually(lambda: caps.featuresOf(jid))
+            # Nothing is asked until someone needs the answer (issue 14).
+            await eventually(lambda: jid in {str(j) for j in caps._entities})
+            features = await caps.featuresOf(jid).asFuture(asyncio.get_event_loop())
             self.assertIn("urn:example:alice", features)
             self.assertIn(CAPS, features)
             self.assertIn(DISCO_INFO, features)

@@ -19,7 +19,7 @@ from twisted.trial import unittest
 from xmppframe import tap
 from xmppframe.config import ConfigError, loadConfig
 from xmppframe.logobserver import (
-    CachedTimeFormatter, LevelFilter, classicLogLine, levelFiltered, textObserver,
+    CachedTimeFormatter, LevelFilter, LogControl, classicLogLine, levelFiltered, textObserver,
     twistdObserverFactory)
 
 
@@ -189,6 +189,52 @@ class TwistdObserverFactoryTests(unittest.TestCase):
         observer(event())
         with open(os.path.join(directory, "twistd.log")) as f:
             self.assertIn("hello world", f.read())
+
+
+class LogControlTests(unittest.TestCase):
+    """
+    What a reload changes in the log: the level, and the file, reopened.
+    """
+
+    def test_reopenMovedFile(self):
+        """
+        After the file was moved away (log rotation), reopening writes to
+        a new file under the same name; the moved one keeps what it had.
+        """
+        path = os.path.abspath(self.mktemp())
+        control = LogControl()
+        observer = twistdObserverFactory({"logfile": path, "nodaemon": True}, "info",
+                                         reactor, control)()
+        self.addCleanup(control.logFile.close)
+        observer(event(text="before"))
+        os.rename(path, path + ".1")
+        self.assertTrue(control.reopen())
+        observer(event(text="after"))
+        with open(path) as f:
+            self.assertEqual([line.split(" ", 1)[1] for line in f], ["[test#info] after\n"])
+        with open(path + ".1") as f:
+            self.assertIn("before", f.read())
+
+    def test_setLevel(self):
+        path = os.path.abspath(self.mktemp())
+        control = LogControl()
+        observer = twistdObserverFactory({"logfile": path, "nodaemon": True}, "info",
+                                         reactor, control)()
+        self.addCleanup(control.logFile.close)
+        self.assertEqual(control.level(), "info")
+        control.setLevel("warn")
+        self.assertEqual(control.level(), "warn")
+        assertFiltered(self, observer, path, LogLevel.info, LogLevel.warn)
+
+    def test_noFile(self):
+        """
+        Logging to stdout: there is nothing to reopen.
+        """
+        self.patch(sys, "stdout", io.StringIO())
+        control = LogControl()
+        twistdObserverFactory({"logfile": None, "nodaemon": True}, "info", reactor, control)()
+        self.assertFalse(control.reopen())
+        self.assertIsNone(LogControl().level())
 
 
 class TapTests(unittest.TestCase):

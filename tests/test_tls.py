@@ -467,3 +467,29 @@ class TLSConnectionOfTests(unittest.TestCase):
         """
         context = SSL.Context(SSL.TLS_SERVER_METHOD)
         self.assertEqual(channelBindings(SSL.Connection(context, None)), {})
+
+
+class ReplaceTests(unittest.TestCase):
+    """
+    L{ServerTLSContext.replace}: a configuration reload's new certificates,
+    for the connections made from then on.
+    """
+
+    def test_replace(self):
+        directory = self.mktemp()
+        os.makedirs(directory)
+        first = (os.path.join(directory, "a.crt"), os.path.join(directory, "a.key"))
+        second = (os.path.join(directory, "b.crt"), os.path.join(directory, "b.key"))
+        generateSelfSigned(["localhost"], *first)
+        generateSelfSigned(["localhost"], *second)
+        context = ServerTLSContext({"localhost": first}, "localhost")
+        before = context.serverConnectionForTLS(None).get_context()
+        context.replace({"localhost": second}, "localhost")
+        after = context.serverConnectionForTLS(None).get_context()
+        self.assertIsNot(before, after)
+        with open(os.path.join(directory, "bad.crt"), "w") as f:
+            f.write("not a certificate")
+        self.assertRaises(Exception, context.replace,
+                          {"localhost": (os.path.join(directory, "bad.crt"), second[1])},
+                          "localhost")
+        self.assertIs(context.serverConnectionForTLS(None).get_context(), after)

@@ -101,17 +101,32 @@ class OwnVCardTests(VCardTestCase):
             self.alice, "<iq type='get' id='v1'><vCard xmlns='vcard-temp'/></iq>"))
         self.assertEqual([etree.QName(c).localname for c in vcard], ["DESC"])
 
-    def test_setEmptyRemoves(self):
+    def test_setEmptyKept(self):
         """
-        An empty vCard set leaves nothing stored, and the get answers empty.
+        Issue 14 (slixmpp's test_vcard; Prosody and ejabberd alike): an
+        empty vCard set replaces the old one and is stored and returned as
+        an empty vCard, to the account and to others, not as no vCard.
         """
         self.send(self.alice, "<iq type='set' id='v2'>%s</iq>" % (PETER,))
         reply = self.send(self.alice, "<iq type='set' id='v3'><vCard xmlns='vcard-temp'/></iq>")
         self.assertResult(reply, "v3")
-        self.assertIsNone(self.successResultOf(self.module.getVCard("alice")))
+        stored = self.successResultOf(self.module.getVCard("alice"))
+        self.assertEqual((stored.tag, len(stored)), (VCARD_TAG, 0))
         vcard = self.vcardOf(self.send(
             self.alice, "<iq type='get' id='v1'><vCard xmlns='vcard-temp'/></iq>"))
         self.assertEqual(len(vcard), 0)
+        reply = self.send(self.bob, "<iq type='get' id='v4' to='alice@example.org'>"
+                          "<vCard xmlns='vcard-temp'/></iq>")
+        self.assertResult(reply, "v4")
+        self.assertEqual(len(self.vcardOf(reply)), 0)
+
+    def test_removed(self):
+        """
+        C{setVCard(user, None)} (an account's data going) leaves nothing.
+        """
+        self.send(self.alice, "<iq type='set' id='v2'>%s</iq>" % (PETER,))
+        self.successResultOf(self.module.setVCard("alice", None))
+        self.assertIsNone(self.successResultOf(self.module.getVCard("alice")))
 
     def test_storedAsText(self):
         """

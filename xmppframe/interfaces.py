@@ -607,6 +607,26 @@ class IDisco(Interface):
         """
 
 
+class ICaps(Interface):
+    """
+    Entity capabilities (XEP-0115) of a host's clients, offered by the caps
+    module to the modules that act on what a client supports (PEP
+    notifications, XEP-0163 §4).
+    """
+
+    def featuresOf(fullJID):
+        """
+        The features a local client's last broadcast presence advertised
+        (a L{JID} or its text).  The server asks the client (§5.4) only
+        now, when the answer is needed, and once per verification string
+        however many clients advertise it.
+
+        @return: Deferred firing with the set of feature C{var}s once
+            verified, or C{None} when not known (no caps, or no client
+            answered).
+        """
+
+
 class IPrivacy(Interface):
     """
     The blocklist (XEP-0191) on the privacy lists' store (XEP-0016), which

@@ -14,8 +14,9 @@ to an operator.
     stay cheap.  The level check is a set lookup (L{LevelFilter}), since
     every debug event a module emits reaches it.
 
-Only the observer is built here; twistd still opens the log file, rotates
-it, and starts and stops logging.
+Only the observer is built here; twistd still starts and stops logging.
+L{LogControl} is what a configuration reload (SIGHUP, L{xmppframe.reload})
+changes: the level, and the log file, reopened.
 """
 
 import signal
@@ -27,7 +28,8 @@ from twisted.logger import (
 from twisted.python import logfile
 from zope.interface import implementer
 
-__all__ = ["LOG_LEVELS", "CachedTimeFormatter", "LevelFilter", "classicLogLine", "levelFiltered",
+__all__ = ["LOG_LEVELS", "CachedTimeFormatter", "LevelFilter", "LogControl", "classicLogLine",
+           "levelFiltered",
            "textObserver", "twistdObserverFactory"]
 
 #: The names C{log_level} accepts, lowest first.
@@ -112,6 +114,13 @@ class LevelFilter:
 
     def __init__(self, observer, minimum):
         self._observer = observer
+        self.setMinimum(minimum)
+
+    def setMinimum(self, minimum):
+        """
+        Pass on the events at C{minimum} (a C{LogLevel}) or above from now.
+        """
+        self.minimum = minimum
         self._levels = frozenset(
             level for level in LogLevel.iterconstants() if level >= minimum)
 
@@ -139,7 +148,44 @@ def _rotateOnSIGUSR1(logFile, reactor):
         signal.signal(signal.SIGUSR1, rotate)
 
 
-def twistdObserverFactory(twistdOptions, levelName, reactor):
+class LogControl:
+    """
+    What a configuration reload (SIGHUP) changes in the log that
+    L{twistdObserverFactory}'s observer writes: its level, and the file it
+    writes to, reopened under its name (after the file was moved away by
+    log rotation, say).  Both are C{None} until twistd made the observer;
+    C{logFile} stays C{None} when the log goes to stdout or syslog.
+    """
+
+    def __init__(self):
+        self.filter = None
+        self.logFile = None
+
+    def level(self):
+        """
+        The name of the level the log is written at, or C{None}.
+        """
+        if self.filter is None:
+            return None
+        return self.filter.minimum.name
+
+    def setLevel(self, levelName):
+        if self.filter is not None:
+            self.filter.setMinimum(LogLevel.levelWithName(levelName))
+
+    def reopen(self):
+        """
+        Reopen the log file under its name.
+
+        @return: whether there is a log file to reopen.
+        """
+        if self.logFile is None:
+            return False
+        self.logFile.reopen()
+        return True
+
+
+def twistdObserverFactory(twistdOptions, levelName, reactor, control=None):
     """
     A factory for twistd's C{--logger}: the observer twistd would make from
     its own options (C{--logfile}, C{--nodaemon}, C{--syslog},
@@ -148,13 +194,19 @@ def twistdObserverFactory(twistdOptions, levelName, reactor):
     @param twistdOptions: twistd's parsed command line.
     @param levelName: the configured C{log_level}.
     @param reactor: the reactor that rotates the log file on SIGUSR1.
+    @param control: a L{LogControl}, given the observer's level filter and
+        log file once made.
     """
+    if control is None:
+        control = LogControl()
+
     def makeObserver():
         if twistdOptions.get("syslog"):
             from twisted.python import syslog
             observer = LegacyLogObserverWrapper(
                 syslog.SyslogObserver(twistdOptions.get("prefix", "")).emit)
-            return levelFiltered(observer, levelName)
+            control.filter = levelFiltered(observer, levelName)
+            return control.filter
         path = twistdOptions.get("logfile") or ""
         if path == "-" or (not path and twistdOptions.get("nodaemon")):
             if path == "-" and not twistdOptions.get("nodaemon"):
@@ -163,5 +215,8 @@ def twistdObserverFactory(twistdOptions, levelName, reactor):
         else:
             outFile = logfile.LogFile.fromFullPath(path or TWISTD_LOG)
             _rotateOnSIGUSR1(outFile, reactor)
-        return levelFiltered(textObserver(outFile), levelName)
+            control.logFile = outFile
+        control.filter = levelFiltered(textObserver(outFile), levelName)
+        return control.filter
+    makeObserver.control = control
     return makeObserver

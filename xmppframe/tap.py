@@ -10,7 +10,8 @@ from twisted.python import usage
 from twisted.python.components import Componentized
 
 from xmppframe.config import ConfigError, loadConfig
-from xmppframe.logobserver import twistdObserverFactory
+from xmppframe.logobserver import LogControl, twistdObserverFactory
+from xmppframe.reload import Reloader
 from xmppframe.server import Server, ServerService
 
 DEFAULT_CONFIG = "xmppframe.toml"
@@ -53,7 +54,7 @@ def makeService(options, reactor=None):
     twistdOptions = getattr(options, "parent", None)
     if twistdOptions is not None:
         service.logObserverFactory = twistdObserverFactory(
-            twistdOptions, config.log_level, reactor)
+            twistdOptions, config.log_level, reactor, service.logControl)
     return service
 
 
@@ -68,6 +69,13 @@ class TwistdServerService(ServerService):
 
     logObserverFactory = None
 
+    def __init__(self, server):
+        ServerService.__init__(self, server)
+        #: The log's level and file, for L{reloader}.
+        self.logControl = LogControl()
+        #: SIGHUP reloads the configuration (L{xmppframe.reload}).
+        self.reloader = Reloader(self, self.logControl)
+
     def setServiceParent(self, parent):
         """
         twistd makes an application, adds this service to it, then starts
@@ -80,6 +88,7 @@ class TwistdServerService(ServerService):
         ServerService.setServiceParent(self, parent)
 
     def startService(self):
+        self.reloader.installSignalHandler(self.server.reactor)
         ServerService.startService(self)
         self.ready.addCallback(self._tuneCollector)
 

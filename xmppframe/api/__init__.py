@@ -19,7 +19,8 @@ What is here:
     L{iqEvent}, ...), and what their handlers receive.
   - Addresses (L{JID}, L{parseJID}, L{InvalidJID}), the account errors of
     the host's account provider, the roster model and service
-    (L{IRoster}, L{RosterItem}), and the helpers modules share
+    (L{IRoster}, L{RosterItem}), the services of disco, caps and privacy
+    (L{IDisco}, L{ICaps}, L{IPrivacy}), and the helpers modules share
     (L{KeyedQueue}, L{UsersWithData}, the presence helpers).
 """
 
@@ -29,7 +30,7 @@ from xmppframe.events import (
     ACCOUNT_REMOVED, INITIAL_PRESENCE, MESSAGE_ANNOTATE, MESSAGE_DELIVERED, ROSTER_CHANGED,
     SESSION_BOUND, SESSION_ENDED, MessageAnnotation, MessageDelivery, RosterChange, StanzaEvent,
     inboundEvent, iqEvent, iqResponseEvent, outboundEvent, stanzaEvent)
-from xmppframe.interfaces import IDisco, IPrivacy, IRoster
+from xmppframe.interfaces import ICaps, IDisco, IPrivacy, IRoster
 from xmppframe.jid import JID, InvalidJID, JIDCache, makeJID, parseJID, prepareLocalpart
 from xmppframe.rosteritem import SUBSCRIPTIONS, RosterItem
 
@@ -59,7 +60,7 @@ __all__ = [
     "JID", "InvalidJID", "JIDCache", "makeJID", "parseJID", "prepareLocalpart",
     "InvalidPassword", "NoSuchUser", "UserExists",
     # Services between modules
-    "IDisco", "IPrivacy", "IRoster", "RosterItem", "SUBSCRIPTIONS",
+    "ICaps", "IDisco", "IPrivacy", "IRoster", "RosterItem", "SUBSCRIPTIONS",
     # Shared helpers
     "KeyedQueue", "UsersWithData", "accountExists", "addressed", "availableSessions",
     "currentPresence", "unavailablePresence",

@@ -6,11 +6,14 @@ The server hashes its own disco#info (as the disco module builds it) into a
 verification string (§5.1) and advertises it after authentication (§6.3),
 answering disco#info for C{node#ver} as for the server itself.
 
-When a client's available presence carries a C{<c/>} with a verification
-string the server has not seen, the server asks that client for the
-disco#info of C{node#ver} once, checks the answer (§5.4) and caches the
-features under the string: in a bounded in-memory LRU and in a store, so
-the cache survives a restart.  Other modules (PEP) ask L{featuresOf}.
+The server notes the C{<c/>} of each client's broadcast presence and asks
+nothing until another module (PEP) needs the answer and calls
+L{CapsModule.featuresOf} (the L{ICaps} service).  For a verification
+string it has not seen it then asks one client advertising it for the
+disco#info of C{node#ver}, once however many clients advertise it and
+however many callers wait, checks the answer (§5.4) and caches the features
+under the string: in a bounded in-memory LRU and in a store, so the cache
+survives a restart.
 """
 
 import base64
@@ -20,10 +23,12 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from twisted.internet.defer import CancelledError
+from zope.interface import implementer
+
+from twisted.internet.defer import CancelledError, Deferred, succeed
 
 from xmppframe.api import (
-    SESSION_ENDED, atLeast, IDisco, InvalidJID, Module, ModuleOption, outboundEvent, Priority)
+    SESSION_ENDED, atLeast, ICaps, IDisco, InvalidJID, Module, ModuleOption, outboundEvent, Priority)
 from xmppframe.errors import StanzaError
 from xmppframe.xml.dataforms import DATA_FORMS, Form, FormError
 from xmppframe.xml.disco import infoQuery
@@ -212,6 +217,7 @@ class _Query:
         self.answer = None
 
 
+@implementer(ICaps)
 class CapsModule(Module):
     """
     XEP-0115 for one host.  Options: C{node}, C{cache_size},
@@ -240,7 +246,9 @@ class CapsModule(Module):
         self._entities = {}
         # The queries under way (a set of _Query).
         self._queries = set()
-        self._loading = set()
+        # The lookups under way: (hash, ver), or a JID for a hash the
+        # server does not know, -> [(jid, Deferred)] of who waits for it.
+        self._lookups = {}
         self._store = None
         #: (what the server's disco#info was made of, its verification
         #: string): see L{ownVer}.
@@ -258,6 +266,7 @@ class CapsModule(Module):
         self._disco.addInfoNodeProvider(self._ownNodeInfo)
         self.api.hook(outboundEvent("presence"), self._onPresence, Priority.NOTE)
         self.api.hook(SESSION_ENDED, self._onSessionEnded)
+        self.api.provide(ICaps, self)
 
     def unload(self):
         disco = self.api.service(IDisco)
@@ -266,6 +275,8 @@ class CapsModule(Module):
         for query in list(self._queries):
             query.answer.cancel()
         self._queries.clear()
+        for lookup in list(self._lookups):
+            self._finish(lookup)
         Module.unload(self)
 
     # The server's own capabilities
@@ -302,29 +313,81 @@ class CapsModule(Module):
 
     def featuresOf(self, fullJID):
         """
+        L{ICaps.featuresOf}: the features of a local client's capabilities.
+        Known ones (cached in memory) come at once; otherwise the store is
+        read and, for a verification string it does not hold, one client
+        advertising it is asked (§5.4 3.1), another when that answer fails
+        (§5.4 3.9).  Callers asking meanwhile about any client with the
+        same string wait for that same query.  A hash the server does not
+        know is asked of that client and believed (§5.4 step 2).
+
         @param fullJID: a local client's full L{JID} (or its text).
-        @return: the set of features its capabilities name, once verified
-            (or, for a hash the server does not know, once it answered,
-            §5.4 step 2); C{None} when unknown.
+        @return: Deferred firing with the set of features, or C{None} when
+            unknown.
         """
         if isinstance(fullJID, str):
             try:
                 fullJID = self.api.router.jids.parse(fullJID)
             except InvalidJID:
-                return None
+                return succeed(None)
         entity = self._entities.get(fullJID)
+        if entity is None or entity.features is not None:
+            return succeed(self._known(fullJID))
+        key = entity.key
+        if key[0] not in HASHES:
+            if entity.failed:
+                return succeed(None)
+            return self._waitFor(fullJID, fullJID,
+                                 lambda: self._ask(fullJID, entity, verify=False))
+        features = self._cache.get(key)
+        if features is not None:
+            self._cache.move_to_end(key)
+            entity.features = features
+            return succeed(set(features))
+        return self._waitFor(key, fullJID, lambda: self._load(key))
+
+    def _known(self, jid):
+        entity = self._entities.get(jid)
         if entity is None or entity.features is None:
             return None
         return set(entity.features)
 
+    def _waitFor(self, lookup, jid, start):
+        """
+        A Deferred of the features of C{jid} once the lookup C{lookup} (a
+        C{(hash, ver)}, or a JID for a hash only that client's answer
+        covers) is done; the lookup is started by C{start()} unless it is
+        under way.
+        """
+        d = Deferred()
+        waiters = self._lookups.get(lookup)
+        if waiters is not None:
+            waiters.append((jid, d))
+            return d
+        self._lookups[lookup] = [(jid, d)]
+        start()
+        return d
+
+    def _finish(self, lookup):
+        """
+        The lookup C{lookup} is done, one way or the other: everyone
+        waiting for it gets what is known now.
+        """
+        for jid, d in self._lookups.pop(lookup, ()):
+            d.callback(self._known(jid))
+
     # Clients' capabilities
 
     def _onPresence(self, event):
-        if event.origin is None or event.sender.resource is None:
+        """
+        Note what a client's broadcast presence advertises; nothing is
+        asked until someone needs the answer (L{featuresOf}).  A directed
+        presence is left alone: what it advertises is for its recipient.
+        """
+        if event.origin is None or event.sender.resource is None or event.to is not None:
             return None
         if event.type == "unavailable":
-            if event.to is None:
-                self._entities.pop(event.sender, None)
+            self._entities.pop(event.sender, None)
             return None
         if event.type is not None:
             return None
@@ -349,55 +412,51 @@ class CapsModule(Module):
         if entity is not None and entity.key == key:
             return
         entity = self._entities[jid] = _Entity(key, node)
-        if hash not in HASHES:
-            # §5.4 step 2: ask, believe, but cache for this JID only.
-            self._ask(jid, entity, verify=False)
-            return
         features = self._cache.get(key)
         if features is not None:
             self._cache.move_to_end(key)
             entity.features = features
-            return
-        if key in self._loading or any(q.key == key for q in self._queries):
-            return
-        self._loading.add(key)
-        d = self._store.get(self._storeKey(key))
-        d.addCallback(self._loaded, key)
-        d.addErrback(self._loadFailed, key)
 
     @staticmethod
     def _storeKey(key):
         return "%s %s" % key
 
+    def _load(self, key):
+        d = self._store.get(self._storeKey(key))
+        d.addCallbacks(self._loaded, self._loadFailed, callbackArgs=(key,), errbackArgs=(key,))
+
     def _loaded(self, stored, key):
-        self._loading.discard(key)
         if stored is not None:
             self._remember(key, frozenset(stored["features"]))
+            self._finish(key)
             return
         self._askSomeone(key)
 
     def _loadFailed(self, failure, key):
-        self._loading.discard(key)
         self.api.log.failure("could not read the caps cache", failure)
         self._askSomeone(key)
 
     def _askSomeone(self, key):
         """
         Ask a client that advertised C{key} and has not failed it yet
-        (§5.4 3.9: on a bad answer, try another entity).
+        (§5.4 3.9: on a bad answer, try another entity); when there is
+        none, the lookup is over.
         """
         for jid, entity in self._entities.items():
             if entity.key == key and entity.features is None and not entity.failed:
                 self._ask(jid, entity, verify=True)
                 return
+        self._finish(key)
 
     def _ask(self, jid, entity, verify):
         """
         Ask C{jid} for the disco#info of its C{node#ver} (§5.4 3.1), for
         C{query_timeout} seconds; only C{jid} can answer (api.request).
         """
+        lookup = entity.key if verify else jid
         if len(self._queries) >= MAX_PENDING_QUERIES:
             self.api.log.warn("Too many caps queries under way; not asking {jid}", jid=jid)
+            self._finish(lookup)
             return
         query = _Query(jid, entity.key, verify)
         iq = makeStanza("iq", to=jid.full, from_=self.api.host.name, type="get")
@@ -442,6 +501,7 @@ class CapsModule(Module):
             entity = self._entities.get(query.jid)
             if entity is not None and entity.key == query.key:
                 entity.features = features
+            self._finish(query.jid)
             return
         hash, ver = query.key
         if verificationString(info, hash) != ver:
@@ -449,6 +509,7 @@ class CapsModule(Module):
             self._failed(query)
             return
         self._remember(query.key, features)
+        self._finish(query.key)
         d = self._store.set(self._storeKey(query.key), {
             "features": sorted(features),
             "identities": [list(identity) for identity in info.identities],
@@ -462,6 +523,8 @@ class CapsModule(Module):
             entity.failed = True
         if query.verify:
             self._askSomeone(query.key)
+        else:
+            self._finish(query.jid)
 
     def _remember(self, key, features):
         """

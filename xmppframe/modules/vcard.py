@@ -5,8 +5,10 @@ Who may do what (XEP-0054 §3):
 
   - an account gets and sets its own vCard with an iq that has no 'to' or
     is addressed to its own bare JID (§3.1, §3.2); a set replaces the
-    whole vCard (§3.2: "there is no method for partial updates"), and
-    setting an empty C{<vCard/>} removes it;
+    whole vCard (§3.2: "there is no method for partial updates"); an
+    empty C{<vCard/>} is stored and returned as such, as other servers do
+    (it is how a client clears its vCard, and others then see an empty
+    one, not an error);
   - its own vCard, when it has none, is answered with an empty
     C{<vCard/>}, the second of the two answers §3.1 allows, which every
     client understands as "no vCard yet";
@@ -142,13 +144,13 @@ class VCardModule(Module):
 
     def setVCard(self, user, vcard):
         """
-        Replace the vCard of C{user} with C{vcard} (a C{<vCard/>} element;
-        an empty one, or C{None}, removes it).
+        Replace the vCard of C{user} with C{vcard} (a C{<vCard/>} element,
+        kept even when empty), or remove it with C{None}.
 
         @raise StanzaError: C{not-acceptable} (in the Deferred) when it is
             larger than C{max_size}.
         """
-        if vcard is None or _isEmpty(vcard):
+        if vcard is None:
             return self.store.set(user, None)
         copy = deepcopy(vcard)
         copy.tail = None
@@ -210,6 +212,3 @@ class VCardModule(Module):
         """
         raise StanzaError("forbidden", text="Only the account itself may set its vCard")
 
-
-def _isEmpty(element):
-    return len(element) == 0 and not (element.text or "").strip() and not element.attrib

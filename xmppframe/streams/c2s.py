@@ -29,6 +29,7 @@ from xmppframe.xml.stanza import iqResult, serialize
 _STANZA_TAGS = frozenset(NS.qname(NS.CLIENT, kind) for kind in ("message", "presence", "iq"))
 _SESSION_IQ = NS.qname(NS.SESSION, "session")
 _IQ = NS.qname(NS.CLIENT, "iq")
+_XML_LANG = NS.qname(NS.XML, "lang")
 
 
 def _versionTuple(text):
@@ -79,6 +80,8 @@ class C2SStream(XMLStream):
         self.saslFailures = 0
         self.saslMechanism = None
         self._streamId = None
+        #: The stream header's xml:lang (RFC 6120 §4.7.4), or C{None}.
+        self.lang = None
         self._lastData = 0.0
         self._responders = context.responders
         self._handlers = {}
@@ -146,6 +149,7 @@ class C2SStream(XMLStream):
         attrib = header.attrib
         version = _versionTuple(attrib.get("version"))
         to = attrib.get("to")
+        self.lang = attrib.get(_XML_LANG) or None
         # The response header goes out with the features, in one write; if
         # the header is refused, it goes out before the stream error.
         response = self._makeHeader(to)
@@ -261,6 +265,12 @@ class C2SStream(XMLStream):
                     del reply.attrib["to"]
                 self.send(reply)
                 return
+        lang = self.lang
+        if lang is not None and _XML_LANG not in stanza.attrib:
+            # RFC 6120 §4.7.4: a stanza without xml:lang is in the stream's
+            # language, and the server SHOULD say so on what it routes (and
+            # keeps: MAM archives this element).
+            stanza.set(_XML_LANG, lang)
         self._router.process(self, stanza)
 
     # Negotiation callbacks (used by the responders)

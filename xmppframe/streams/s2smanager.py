@@ -122,6 +122,20 @@ class S2SManager:
         self._certificates = dict(certificates)
         self.serverTLS = S2SServerTLSContext(certificates, defaultName)
 
+    def updateCertificates(self, certificates, defaultName):
+        """
+        New certificates for the connections made from now on, both ways
+        (a configuration reload); nothing changes when one does not load.
+        """
+        self.serverTLS.replace(certificates, defaultName)
+        self._certificates = dict(certificates)
+
+    def certificates(self):
+        """
+        Host name -> C{(certPath, keyPath)} in use.
+        """
+        return dict(self._certificates)
+
     def factory(self):
         return S2SFactory(self)
 

@@ -223,15 +223,27 @@ class ServerTLSContext:
     """
 
     def __init__(self, certificates, defaultName):
+        self.replace(certificates, defaultName)
+
+    def replace(self, certificates, defaultName):
+        """
+        Load C{certificates} (as for the constructor) for the connections
+        made from now on; those under way keep theirs.  Nothing changes
+        when one does not load.
+
+        @raise TLSConfigError: or OpenSSL's error, for a certificate that
+            does not load.
+        """
         if defaultName not in certificates:
             raise TLSConfigError("no certificate for the default host %r" % (defaultName,))
-        self._contexts = {}
+        contexts = {}
         for name, (certPath, keyPath) in certificates.items():
             context = self._makeContext(name, certPath, keyPath)
-            self._contexts[_aLabel(name)] = context
-            self._contexts.setdefault(name, context)
-        self._default = self._contexts[defaultName]
-        self._default.set_tlsext_servername_callback(self._selectContext)
+            contexts[_aLabel(name)] = context
+            contexts.setdefault(name, context)
+        default = contexts[defaultName]
+        default.set_tlsext_servername_callback(self._selectContext)
+        self._contexts, self._default = contexts, default
 
     @staticmethod
     def _makeContext(name, certPath, keyPath):
