@@ -533,3 +533,108 @@ class ModulesTests(CommandTestCase):
     async def test_help(self):
         status, out, err = await self.xmppframe("--help", config=False)
         self.assertIn("modules [HOST]", out)
+
+
+#: Words in pip's output when it cannot reach a package index.
+_OFFLINE = ("No matching distribution found", "Could not find a version",
+            "Failed to establish a new connection", "Network is unreachable",
+            "Temporary failure in name resolution")
+
+#: twistd, as its console script runs it.
+_TWISTD = "import sys; sys.argv[0] = 'twistd'; from twisted.scripts.twistd import run; run()"
+
+
+def _checkoutCopy(source, destination):
+    """
+    Copy the checkout C{source} to C{destination} as a fresh clone would
+    have it: without virtualenvs, build output, caches or local state.
+    """
+    import shutil
+    topLevel = {".git", ".venv", "build", "dist", "data", "xmppframe.toml"}
+
+    def ignore(directory, names):
+        ignored = {name for name in names
+                   if name in ("__pycache__", "dropin.cache") or name.endswith(".egg-info")
+                   or name.startswith("_trial_temp")}
+        if os.path.samefile(directory, source):
+            ignored.update(topLevel.intersection(names))
+        return ignored
+
+    shutil.copytree(source, destination, ignore=ignore, symlinks=True)
+
+
+class EditableInstallTests(unittest.TestCase):
+    """
+    C{pip install -e .} in a fresh virtualenv makes C{twistd xmppframe}
+    available, from the checkout itself: a change to the plugin file is seen
+    without reinstalling.
+
+    The dependencies come from the virtualenv running the tests (a C{.pth}
+    file names its site-packages), so that only the project itself is
+    installed; pip fetches its build requirements from its index or cache.
+    """
+
+    timeout = 300
+
+    def setUp(self):
+        self.root = os.path.dirname(os.path.dirname(os.path.abspath(xmppframe.__file__)))
+        if not os.path.exists(os.path.join(self.root, "setup.cfg")):
+            raise unittest.SkipTest("not run from a source checkout (no setup.cfg in %s)"
+                                    % (self.root,))
+        try:
+            import ensurepip  # noqa: F401
+        except ImportError:
+            raise unittest.SkipTest("this Python cannot create virtualenvs with pip "
+                                    "(no ensurepip)")
+        self.directory = os.path.abspath(self.mktemp())
+        os.makedirs(self.directory)
+
+    async def command(self, executable, *argv, path=None):
+        out, err, status = await utils.getProcessOutputAndValue(
+            executable, argv, env=dict(os.environ), path=path or self.directory)
+        return status, (out + err).decode("utf-8", "replace")
+
+    async def test_twistdFindsPlugin(self):
+        import sysconfig
+        checkout = os.path.join(self.directory, "checkout")
+        _checkoutCopy(self.root, checkout)
+        venv = os.path.join(self.directory, "venv")
+        status, output = await self.command(sys.executable, "-m", "venv", venv)
+        self.assertEqual(status, 0, output)
+        python = os.path.join(venv, "bin", "python")
+        status, purelib = await self.command(
+            python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+        self.assertEqual(status, 0, purelib)
+        parents = sorted({sysconfig.get_paths()[key] for key in ("purelib", "platlib")})
+        with open(os.path.join(purelib.strip(), "_test_dependencies.pth"), "w") as f:
+            f.write("".join(path + "\n" for path in parents))
+
+        status, output = await self.command(
+            python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", ".",
+            path=checkout)
+        if status != 0 and any(words in output for words in _OFFLINE):
+            raise unittest.SkipTest("pip cannot fetch the build requirements: %s"
+                                    % (output.strip().splitlines()[-1],))
+        self.assertEqual(status, 0, output)
+
+        # Run from a directory that is not the checkout: the current
+        # directory is on sys.path and would hide the problem.
+        status, output = await self.command(python, "-c", _TWISTD, "--help")
+        self.assertEqual(status, 0, output)
+        self.assertRegex(output, r"\n +xmppframe +An XMPP server")
+        status, output = await self.command(python, "-c", _TWISTD, "xmppframe", "--help")
+        self.assertEqual(status, 0, output)
+        self.assertIn("Run the xmppframe XMPP server", output)
+        status, output = await self.command(os.path.join(venv, "bin", "xmppframe"), "--version")
+        self.assertEqual((status, output), (0, "xmppframe %s\n" % (xmppframe.__version__,)))
+
+        # The checkout's plugin file is the one twistd reads.
+        plugin = os.path.join(checkout, "twisted", "plugins", "xmppframe_plugin.py")
+        with open(plugin) as f:
+            text = f.read()
+        self.assertIn('"An XMPP server (RFC 6120/6121)"', text)
+        with open(plugin, "w") as f:
+            f.write(text.replace('"An XMPP server (RFC 6120/6121)"', '"Edited in the checkout"'))
+        status, output = await self.command(python, "-c", _TWISTD, "--help")
+        self.assertEqual(status, 0, output)
+        self.assertRegex(output, r"\n +xmppframe +Edited in the checkout")
