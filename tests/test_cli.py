@@ -11,11 +11,11 @@ import io
 import os
 import sys
 
-from twisted.internet import reactor, utils
+from twisted.internet import defer, reactor, utils
 from twisted.trial import unittest
 
 import xmppframe
-from xmppframe import cli
+from xmppframe import cli, configpath
 from xmppframe.cli import Console, main, run
 
 
@@ -45,6 +45,24 @@ certificate = "secure.pem"
 """
 
 
+#: The real search list, before tests patch it.
+CONFIG_LOCATIONS = configpath.CONFIG_LOCATIONS
+
+
+def isolateConfigSearch(case):
+    """
+    Keep the machine's configuration out of C{case}: no C{XMPPFRAME_CONFIG}
+    in the environment, and a system-wide file under the test's own
+    directory (C{case.systemConfig}, absent until a test writes it).
+    """
+    saved = os.environ.pop(configpath.CONFIG_ENVIRONMENT, None)
+    if saved is not None:
+        case.addCleanup(os.environ.__setitem__, configpath.CONFIG_ENVIRONMENT, saved)
+    case.systemConfig = os.path.join(os.path.abspath(case.mktemp()), "xmppframe.toml")
+    case.patch(configpath, "CONFIG_LOCATIONS",
+               (configpath.CONFIG_LOCATIONS[0], case.systemConfig))
+
+
 class FakeTerminal(io.StringIO):
     """
     Standard input that claims to be a terminal.
@@ -65,6 +83,7 @@ class CommandTestCase(unittest.TestCase):
         self.directory = os.path.abspath(self.mktemp())
         os.makedirs(self.directory)
         self.configPath = self.writeConfig(CONFIG % {"driver": self.driver})
+        isolateConfigSearch(self)
 
     def writeConfig(self, text, name="xmppframe.toml"):
         path = os.path.join(self.directory, name)
@@ -96,6 +115,14 @@ class UserTests(CommandTestCase):
 
     skip = ACCOUNTS_SKIP
 
+    def setUp(self):
+        CommandTestCase.setUp(self)
+        return self.xmppframe("storage", "init").addCallback(
+            lambda result: self.assertEqual(result[0], 0, result))
+
+    def xmppframe(self, *argv, **kwargs):
+        return defer.ensureDeferred(CommandTestCase.xmppframe(self, *argv, **kwargs))
+
     async def test_lifecycle(self):
         """
         add, list, passwd, delete, with SQLite keeping the accounts between
@@ -103,9 +130,10 @@ class UserTests(CommandTestCase):
         """
         result = await self.xmppframe("user", "add", "alice@localhost", stdin="wonderland\n")
         self.assertEqual(result, (0, "created alice@localhost\n", ""))
-        result = await self.xmppframe("user", "add", "bob@example.org", stdin="rabbit")
+        result = await self.xmppframe("user", "add", "bob@example.org", stdin="rabbithole")
         self.assertEqual(result, (0, "created bob@example.org\n", ""))
-        result = await self.xmppframe("user", "add", "carol@localhost", stdin="x\nignored\n")
+        result = await self.xmppframe("user", "add", "carol@localhost",
+                                      stdin="queen-of-hearts\nignored\n")
         self.assertEqual(result[0], 0)
 
         self.assertEqual(await self.xmppframe("user", "list"),
@@ -149,16 +177,16 @@ class UserTests(CommandTestCase):
         """
         result = await self.xmppframe("user", "add", "Alice@LocalHost", stdin="wonderland\n")
         self.assertEqual(result, (0, "created alice@localhost\n", ""))
-        result = await self.xmppframe("user", "add", "alice@localhost", stdin="other\n")
+        result = await self.xmppframe("user", "add", "alice@localhost", stdin="other-password\n")
         self.assertFails(result, "error: the account alice@localhost already exists")
 
     async def test_addExisting(self):
         await self.xmppframe("user", "add", "alice@localhost", stdin="wonderland\n")
-        result = await self.xmppframe("user", "add", "alice@localhost", stdin="again\n")
+        result = await self.xmppframe("user", "add", "alice@localhost", stdin="again-password\n")
         self.assertFails(result, "error: the account alice@localhost already exists")
 
     async def test_noSuchAccount(self):
-        result = await self.xmppframe("user", "passwd", "nobody@localhost", stdin="pw\n")
+        result = await self.xmppframe("user", "passwd", "nobody@localhost", stdin="password\n")
         self.assertFails(result, "error: no such account: nobody@localhost")
         result = await self.xmppframe("user", "delete", "nobody@localhost")
         self.assertFails(result, "error: no such account: nobody@localhost")
@@ -166,7 +194,7 @@ class UserTests(CommandTestCase):
     async def test_unknownHost(self):
         expected = ("error: unknown host 'elsewhere.example' (configured: localhost, "
                     "example.org, secure.example)")
-        result = await self.xmppframe("user", "add", "alice@elsewhere.example", stdin="pw\n")
+        result = await self.xmppframe("user", "add", "alice@elsewhere.example", stdin="password\n")
         self.assertFails(result, expected)
         self.assertFails(await self.xmppframe("user", "list", "elsewhere.example"), expected)
 
@@ -174,7 +202,7 @@ class UserTests(CommandTestCase):
         """
         A JID that RFC 7622 refuses is an error naming it.
         """
-        status, out, err = await self.xmppframe("user", "add", "a@b@localhost", stdin="pw\n")
+        status, out, err = await self.xmppframe("user", "add", "a@b@localhost", stdin="password\n")
         self.assertEqual((status, out), (1, ""))
         self.assertTrue(err.startswith("error: invalid JID 'a@b@localhost': "), err)
         self.assertEqual(err.count("\n"), 1)
@@ -219,6 +247,235 @@ class UserTests(CommandTestCase):
         self.assertFails(result, "error: the passwords do not match")
 
 
+class PasswordPolicyTests(CommandTestCase):
+    """
+    The admin command refuses passwords shorter than the host's
+    registration minimum, the register module's C{min_password_length},
+    unless C{--force}.
+    """
+
+    skip = ACCOUNTS_SKIP
+
+    def setUp(self):
+        CommandTestCase.setUp(self)
+        self.writeConfig(CONFIG % {"driver": self.driver}
+                         + '[hosts."example.org".options.register]\nmin_password_length = 12\n')
+        return defer.ensureDeferred(self.xmppframe("storage", "init"))
+
+    async def test_defaultMinimum(self):
+        """
+        With no option set, the register module's default, 8, applies, to
+        user add and user passwd alike; nothing is changed.
+        """
+        error = ("error: the password has 7 characters; localhost requires at least 8 "
+                 "(hosts.\"localhost\".options.register.min_password_length); choose a "
+                 "longer one, or give --force")
+        self.assertFails(await self.xmppframe("user", "add", "alice@localhost",
+                                              stdin="seven77\n"), error)
+        self.assertEqual(await self.xmppframe("user", "list"), (0, "", ""))
+        self.assertEqual((await self.xmppframe("user", "add", "alice@localhost",
+                                               stdin="eight888\n"))[0], 0)
+        self.assertFails(await self.xmppframe("user", "passwd", "alice@localhost",
+                                              stdin="seven77\n"), error)
+        self.assertTrue(await UserTests.checkPassword(self, "localhost", "alice", "eight888"))
+
+    async def test_hostOption(self):
+        """
+        The minimum is the host's own, as its configuration sets it.
+        """
+        status, out, err = await self.xmppframe("user", "add", "bob@example.org",
+                                                stdin="elevenchars\n")
+        self.assertEqual((status, out), (1, ""))
+        self.assertIn("requires at least 12", err)
+        result = await self.xmppframe("user", "add", "bob@example.org", stdin="twelve-chars\n")
+        self.assertEqual(result, (0, "created bob@example.org\n", ""))
+
+    async def test_force(self):
+        result = await self.xmppframe("user", "add", "--force", "alice@localhost", stdin="pw\n")
+        self.assertEqual(result, (0, "created alice@localhost\n", ""))
+        result = await self.xmppframe("user", "passwd", "alice@localhost", "--force",
+                                      stdin="p\n")
+        self.assertEqual(result, (0, "changed the password of alice@localhost\n", ""))
+        self.assertTrue(await UserTests.checkPassword(self, "localhost", "alice", "p"))
+
+    async def test_invalidOption(self):
+        """
+        An invalid register option is the configuration error the server
+        would report.
+        """
+        self.writeConfig(CONFIG % {"driver": self.driver}
+                         + '[hosts."localhost".options.register]\nmin_password_length = 0\n')
+        self.assertFails(
+            await self.xmppframe("user", "add", "alice@localhost", stdin="password\n"),
+            'config error: hosts.localhost.options.register.min_password_length: must be at '
+            'least 1, got 0')
+
+    async def test_help(self):
+        status, out, err = await self.xmppframe("user", "add", "--help", config=False)
+        self.assertIn("--force", out)
+        self.assertIn("min_password_length", out)
+
+
+class DatabaseTests(CommandTestCase):
+    """
+    The user commands work on an existing database only; C{storage init}
+    creates it.
+    """
+
+    skip = ACCOUNTS_SKIP
+
+    def databasePath(self):
+        return os.path.join(self.directory, "state", "xmppframe.sqlite")
+
+    async def test_noDatabase(self):
+        """
+        Without a database every user command fails with one line naming
+        it and what to do, and creates nothing.
+        """
+        error = ("error: there is no database %s (configuration %s): start the server "
+                 "once to create it, or run 'xmppframe storage init'"
+                 % (self.databasePath(), self.configPath))
+        for argv, stdin in ((("user", "add", "alice@localhost"), "wonderland\n"),
+                            (("user", "passwd", "alice@localhost"), "wonderland\n"),
+                            (("user", "delete", "alice@localhost"), ""),
+                            (("user", "list"), "")):
+            self.assertFails(await self.xmppframe(*argv, stdin=stdin), error)
+        self.assertFalse(os.path.exists(os.path.join(self.directory, "state")))
+
+    async def test_init(self):
+        result = await self.xmppframe("storage", "init")
+        self.assertEqual(result, (0, "created the database %s\n" % (self.databasePath(),), ""))
+        result = await self.xmppframe("user", "add", "alice@localhost", stdin="wonderland\n")
+        self.assertEqual(result, (0, "created alice@localhost\n", ""))
+        result = await self.xmppframe("storage", "init")
+        self.assertEqual(result, (0, "the database %s exists; its schema is up to date\n"
+                                  % (self.databasePath(),), ""))
+        self.assertEqual(await self.xmppframe("user", "list", "localhost"),
+                         (0, "alice@localhost\n", ""))
+
+    async def test_initMemory(self):
+        self.writeConfig(CONFIG % {"driver": "memory"})
+        self.assertEqual(await self.xmppframe("storage", "init"), (
+            0, "storage driver 'memory' keeps no database: nothing to create\n", ""))
+
+    async def test_help(self):
+        status, out, err = await self.xmppframe("--help", config=False)
+        self.assertIn("storage init", out)
+        self.assertIn("'storage init' creates it", out)
+
+    async def test_emptyDirectory(self):
+        """
+        C{xmppframe user add} in an empty directory, without a
+        configuration, runs on the built-in defaults, finds no database in
+        ./data, says so, exits with status 1 and leaves the directory empty.
+        """
+        empty = os.path.abspath(self.mktemp())
+        os.makedirs(empty)
+        out, err, status = await ProcessTests.runIn(
+            self, empty, "user", "add", "alice@localhost", stdin=b"wonderland\n")
+        self.assertEqual((status, out), (1, b""))
+        self.assertEqual(err.decode(), (
+            "error: there is no database %s (no configuration file found, so the built-in "
+            "defaults): start the server once to create it, or run 'xmppframe storage "
+            "init'\n" % (os.path.join(empty, "data", "xmppframe.sqlite"),)))
+        self.assertEqual(os.listdir(empty), [])
+
+
+class ConfigDiscoveryTests(CommandTestCase):
+    """
+    The admin command and the server find the configuration with the one
+    L{configpath.findConfig}: --config, C{XMPPFRAME_CONFIG},
+    ./xmppframe.toml, /etc/xmppframe/xmppframe.toml, the defaults.
+    """
+
+    def test_order(self):
+        self.assertEqual(CONFIG_LOCATIONS, ("xmppframe.toml", "/etc/xmppframe/xmppframe.toml"))
+        self.patch(configpath, "CONFIG_LOCATIONS", CONFIG_LOCATIONS)
+        files = set()
+        exists = files.__contains__
+        environ = {}
+        self.assertIsNone(configpath.findConfig(None, environ, exists))
+        files.add("/etc/xmppframe/xmppframe.toml")
+        self.assertEqual(configpath.findConfig(None, environ, exists),
+                         "/etc/xmppframe/xmppframe.toml")
+        files.add("xmppframe.toml")
+        self.assertEqual(configpath.findConfig(None, environ, exists), "xmppframe.toml")
+        environ["XMPPFRAME_CONFIG"] = "/srv/missing.toml"
+        self.assertEqual(configpath.findConfig(None, environ, exists), "/srv/missing.toml")
+        self.assertEqual(configpath.findConfig("given.toml", environ, exists), "given.toml")
+
+    def chdir(self, directory):
+        self.addCleanup(os.chdir, os.getcwd())
+        os.chdir(directory)
+
+    def otherConfig(self, host):
+        path = os.path.join(os.path.abspath(self.mktemp()), "other.toml")
+        os.makedirs(os.path.dirname(path))
+        with open(path, "w") as f:
+            f.write('[hosts."%s"]\n' % (host,))
+        return path
+
+    async def assertChecks(self, path, hosts):
+        self.assertEqual(await self.xmppframe("config", "check", config=False),
+                         (0, "config ok: %s, hosts: %s\n" % (path, hosts), ""))
+
+    def serverConfigPath(self):
+        from xmppframe import tap
+        options = tap.Options()
+        options.parseOptions([])
+        return options["loadedConfig"].path
+
+    async def test_environment(self):
+        """
+        C{XMPPFRAME_CONFIG} wins over ./xmppframe.toml, for the admin
+        command and the server alike.
+        """
+        other = self.otherConfig("env.example")
+        self.chdir(self.directory)
+        self.patch(os, "environ", dict(os.environ, XMPPFRAME_CONFIG=other))
+        await self.assertChecks(other, "env.example")
+        self.assertEqual(self.serverConfigPath(), other)
+
+    async def test_environmentMissing(self):
+        """
+        A file that C{XMPPFRAME_CONFIG} names but that does not exist is an
+        error naming it, not a fall-back to another file.
+        """
+        missing = os.path.join(self.directory, "missing.toml")
+        self.chdir(self.directory)
+        self.patch(os, "environ", dict(os.environ, XMPPFRAME_CONFIG=missing))
+        self.assertFails(await self.xmppframe("config", "check", config=False),
+                         "config error: %s: No such file or directory" % (missing,))
+
+    async def test_systemFile(self):
+        """
+        Without --config, C{XMPPFRAME_CONFIG} or ./xmppframe.toml, the
+        system-wide file is read when it exists.
+        """
+        empty = os.path.abspath(self.mktemp())
+        os.makedirs(empty)
+        self.chdir(empty)
+        os.makedirs(os.path.dirname(self.systemConfig))
+        with open(self.systemConfig, "w") as f:
+            f.write('[hosts."system.example"]\n')
+        await self.assertChecks(self.systemConfig, "system.example")
+        self.assertEqual(self.serverConfigPath(), self.systemConfig)
+
+    async def test_commandLineFirst(self):
+        other = self.otherConfig("given.example")
+        self.patch(os, "environ", dict(os.environ, XMPPFRAME_CONFIG=self.configPath))
+        self.assertEqual(await self.xmppframe("--config", other, "config", "check",
+                                              config=False),
+                         (0, "config ok: %s, hosts: given.example\n" % (other,), ""))
+
+    async def test_help(self):
+        status, out, err = await self.xmppframe("--help", config=False)
+        text = " ".join(out.split())
+        self.assertIn("--config FILE, else the file named by $XMPPFRAME_CONFIG, else "
+                      "./xmppframe.toml or /etc/xmppframe/xmppframe.toml, the first that "
+                      "exists, else the built-in defaults", text)
+
+
 class MemoryStorageTests(CommandTestCase):
 
     skip = ACCOUNTS_SKIP
@@ -228,7 +485,7 @@ class MemoryStorageTests(CommandTestCase):
         """
         With the memory driver a change works but is lost, and says so.
         """
-        status, out, err = await self.xmppframe("user", "add", "alice@localhost", stdin="pw\n")
+        status, out, err = await self.xmppframe("user", "add", "alice@localhost", stdin="password\n")
         self.assertEqual((status, out), (0, "created alice@localhost\n"))
         self.assertIn("warning: storage driver 'memory' keeps nothing", err)
         self.assertEqual(await self.xmppframe("user", "list"), (0, "", ""))
@@ -430,12 +687,29 @@ class ProcessTests(CommandTestCase):
     """
 
     def runModule(self, *argv):
+        return self.runIn(self.directory, "--config", self.configPath, *argv)
+
+    def runIn(self, directory, *argv, stdin=b""):
+        """
+        Run C{python -m xmppframe.cli ARGV} in C{directory}, without
+        C{XMPPFRAME_CONFIG}.
+
+        @return: a Deferred firing with C{(out, err, status)}.
+        """
+        import subprocess
         root = os.path.dirname(os.path.dirname(os.path.abspath(xmppframe.__file__)))
         env = dict(os.environ)
+        env.pop(configpath.CONFIG_ENVIRONMENT, None)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-        return utils.getProcessOutputAndValue(
-            sys.executable, ("-m", "xmppframe.cli", "--config", self.configPath) + argv,
-            env=env, path=self.directory)
+
+        def call():
+            done = subprocess.run(
+                (sys.executable, "-m", "xmppframe.cli") + argv, input=stdin,
+                capture_output=True, env=env, cwd=directory, timeout=60)
+            return done.stdout, done.stderr, done.returncode
+
+        from twisted.internet import threads
+        return threads.deferToThread(call)
 
     async def test_ok(self):
         out, err, status = await self.runModule("config", "check")

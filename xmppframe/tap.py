@@ -10,6 +10,7 @@ from twisted.python import usage
 from twisted.python.components import Componentized
 
 from xmppframe.config import ConfigError, loadConfig
+from xmppframe.configpath import findConfig
 from xmppframe.logobserver import twistdObserverFactory
 from xmppframe.server import Server, ServerService
 
@@ -33,11 +34,8 @@ class Options(usage.Options):
     ]
 
     def postOptions(self):
-        path = self["config"]
-        if path is None and os.path.exists(DEFAULT_CONFIG):
-            path = DEFAULT_CONFIG
         try:
-            self["loadedConfig"] = loadConfig(path)
+            self["loadedConfig"] = loadConfig(findConfig(self["config"]))
         except ConfigError as e:
             raise usage.UsageError(str(e))
 
