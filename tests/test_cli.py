@@ -9,6 +9,7 @@ it is run as a child process (C{python -m xmppframe.cli}).
 
 import io
 import os
+import stat
 import sys
 
 from twisted.internet import defer, reactor, utils
@@ -353,6 +354,31 @@ class DatabaseTests(CommandTestCase):
         self.assertEqual(await self.xmppframe("user", "list", "localhost"),
                          (0, "alice@localhost\n", ""))
 
+    async def test_initModes(self):
+        """
+        The database it creates, and its data directory, are readable by
+        their owner only, whatever the umask.
+        """
+        self.addCleanup(os.umask, os.umask(0o022))
+        self.assertEqual((await self.xmppframe("storage", "init"))[0], 0)
+        self.assertEqual(stat.S_IMODE(os.stat(self.databasePath()).st_mode), 0o600)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(self.databasePath())).st_mode),
+                         0o700)
+
+    async def test_tightened(self):
+        """
+        A database that others may read is made private when a command
+        opens it, and the command says so.
+        """
+        self.assertEqual((await self.xmppframe("storage", "init"))[0], 0)
+        os.chmod(self.databasePath(), 0o644)
+        status, out, err = await self.xmppframe("user", "list")
+        self.assertEqual((status, out), (0, ""))
+        self.assertEqual(err, "warning: Made %s readable by their owner only (they were "
+                         "0644): the database holds credentials and message archives\n"
+                         % (self.databasePath(),))
+        self.assertEqual(stat.S_IMODE(os.stat(self.databasePath()).st_mode), 0o600)
+
     async def test_initMemory(self):
         self.writeConfig(CONFIG % {"driver": "memory"})
         self.assertEqual(await self.xmppframe("storage", "init"), (
@@ -510,6 +536,34 @@ class CertTests(CommandTestCase):
         self.assertEqual(status, 0)
         with open(certPath, "rb") as f:
             self.assertNotEqual(f.read(), first)
+
+    async def test_privateModes(self):
+        """
+        The generated key is 0600 and the directories made for it, the data
+        directory too, 0700, whatever the umask.
+        """
+        self.addCleanup(os.umask, os.umask(0o022))
+        status, out, err = await self.xmppframe("cert", "generate", "localhost")
+        self.assertEqual((status, err), (0, ""))
+        dataDir = os.path.join(self.directory, "state")
+        certPath, keyPath = cli.generatedCertificatePaths(dataDir, "localhost")
+        self.assertEqual(stat.S_IMODE(os.stat(keyPath).st_mode), 0o600)
+        for directory in (dataDir, os.path.dirname(keyPath)):
+            self.assertEqual(stat.S_IMODE(os.stat(directory).st_mode), 0o700, directory)
+
+    async def test_serverCertificateModes(self):
+        """
+        The certificate the server generates for a host without one has the
+        same modes.
+        """
+        from xmppframe.streams.tls import ensureHostCertificate
+        self.addCleanup(os.umask, os.umask(0o022))
+        dataDir = os.path.join(self.directory, "fresh", "data")
+        certPath, keyPath, generated = ensureHostCertificate("localhost", None, None, dataDir)
+        self.assertTrue(generated)
+        self.assertEqual(stat.S_IMODE(os.stat(keyPath).st_mode), 0o600)
+        for directory in (os.path.dirname(dataDir), dataDir, os.path.dirname(keyPath)):
+            self.assertEqual(stat.S_IMODE(os.stat(directory).st_mode), 0o700, directory)
 
     async def test_serverUsesIt(self):
         """

@@ -323,7 +323,20 @@ class Invocation:
             self.console.error("warning: storage driver %r keeps nothing: "
                                "this change is lost when the command exits" % (driver.name,))
         storage = driver.build(settings.path, reactor=self.reactor)
-        await storage.open()
+        # What the driver logs as a warning when it opens (such as having
+        # made the database private) is shown: no log is written here.
+        from twisted.logger import LogLevel, formatEvent, globalLogPublisher
+
+        def showWarning(event):
+            if (event.get("log_level") in (LogLevel.warn, LogLevel.error, LogLevel.critical)
+                    and event.get("log_namespace", "").startswith("xmppframe.storage")):
+                self.console.error("warning: " + formatEvent(event))
+
+        globalLogPublisher.addObserver(showWarning)
+        try:
+            await storage.open()
+        finally:
+            globalLogPublisher.removeObserver(showWarning)
         try:
             yield storage
         finally:
