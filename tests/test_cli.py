@@ -269,7 +269,7 @@ class PasswordPolicyTests(CommandTestCase):
         user add and user passwd alike; nothing is changed.
         """
         error = ("error: the password has 7 characters; localhost requires at least 8 "
-                 "(hosts.\"localhost\".options.register.min_password_length); choose a "
+                 "(hosts.localhost.options.register.min_password_length); choose a "
                  "longer one, or give --force")
         self.assertFails(await self.xmppframe("user", "add", "alice@localhost",
                                               stdin="seven77\n"), error)
@@ -287,7 +287,8 @@ class PasswordPolicyTests(CommandTestCase):
         status, out, err = await self.xmppframe("user", "add", "bob@example.org",
                                                 stdin="elevenchars\n")
         self.assertEqual((status, out), (1, ""))
-        self.assertIn("requires at least 12", err)
+        self.assertIn('requires at least 12 (hosts."example.org".options.register.'
+                      'min_password_length)', err)
         result = await self.xmppframe("user", "add", "bob@example.org", stdin="twelve-chars\n")
         self.assertEqual(result, (0, "created bob@example.org\n", ""))
 

@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import getpass
 import os
+import re
 import sys
 import textwrap
 
@@ -361,10 +362,13 @@ class Invocation:
                                         factory.optionSchema)
         minimum = options[MIN_PASSWORD_OPTION]
         if len(password) < minimum:
+            # The key spelt as in the file (and in config errors).
+            quoted = hostName if re.match(r"^[A-Za-z0-9_-]+$", hostName) else '"%s"' % (
+                hostName,)
             raise CommandError(
-                "the password has %d characters; %s requires at least %d (hosts.\"%s\".options."
+                "the password has %d characters; %s requires at least %d (hosts.%s.options."
                 "%s.%s); choose a longer one, or give --force" % (
-                    len(password), hostName, minimum, hostName, REGISTER_MODULE,
+                    len(password), hostName, minimum, quoted, REGISTER_MODULE,
                     MIN_PASSWORD_OPTION))
 
     def authProvider(self, storage, hostName):
