@@ -581,6 +581,94 @@ class SQLiteStorageTests(StorageTestsMixin, unittest.TestCase):
         await storage.close()
 
 
+class SQLiteFileModeTests(unittest.TestCase):
+    """
+    The database holds SCRAM keys and message archives: its file, WAL and
+    shared-memory files are mode 0600 and the directories made for it 0700,
+    whatever the umask; existing files that others may read are tightened
+    when the database opens, with one warning saying so.
+    """
+
+    def setUp(self):
+        self.addCleanup(os.umask, os.umask(0o022))
+        self.base = os.path.abspath(self.mktemp())
+        self.path = os.path.join(self.base, "data", "xmppframe.sqlite")
+        self.events = []
+        from twisted.logger import globalLogPublisher
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def mode(self, path):
+        return stat.S_IMODE(os.stat(path).st_mode)
+
+    async def openStorage(self):
+        storage = SQLiteStorage(self.path, reactor=reactor)
+        self.addCleanup(storage.close)
+        await storage.open()
+        return storage
+
+    def warnings(self):
+        from twisted.logger import LogLevel, formatEvent
+        return [formatEvent(event) for event in self.events
+                if event.get("log_level") == LogLevel.warn
+                and event.get("log_namespace", "").startswith("xmppframe.storage")]
+
+    async def test_created(self):
+        storage = await self.openStorage()
+        await storage.keyValue("h", "kv").set("alice", 1)
+        for suffix in ("", "-wal", "-shm"):
+            self.assertEqual(self.mode(self.path + suffix), 0o600, suffix)
+        for directory in (self.base, os.path.dirname(self.path)):
+            self.assertEqual(self.mode(directory), 0o700, directory)
+        self.assertEqual(self.warnings(), [])
+
+    async def test_tightened(self):
+        """
+        A database and WAL that another version (or a copy) left 0644 are
+        made 0600 at open, with one warning naming them; an existing
+        directory is left as it is.
+        """
+        os.makedirs(os.path.dirname(self.path), mode=0o755)
+        other = sqlite3.connect(self.path)
+        self.addCleanup(other.close)
+        other.execute("PRAGMA journal_mode=WAL")
+        other.execute("CREATE TABLE t (x)")
+        other.commit()
+        for suffix in ("", "-wal", "-shm"):
+            self.assertEqual(self.mode(self.path + suffix), 0o644, suffix)
+        storage = await self.openStorage()
+        for suffix in ("", "-wal", "-shm"):
+            self.assertEqual(self.mode(self.path + suffix), 0o600, suffix)
+        self.assertEqual(self.mode(os.path.dirname(self.path)), 0o755)
+        [warning] = self.warnings()
+        self.assertIn("Made %s, %s-wal, %s-shm readable by their owner only (they were "
+                      "0644, 0644, 0644)" % (self.path, self.path, self.path), warning)
+        await storage.keyValue("h", "kv").set("alice", 1)
+        self.assertEqual(await storage.keyValue("h", "kv").get("alice"), 1)
+
+    async def test_privateAlready(self):
+        storage = await self.openStorage()
+        await storage.close()
+        await self.openStorage()
+        self.assertEqual(self.warnings(), [])
+
+    async def test_cannotTighten(self):
+        """
+        A file whose mode cannot be changed fails the open with a
+        L{StorageError} that says so.
+        """
+        from xmppframe.storage import sqlite
+
+        def tightenModes(paths):
+            raise PermissionError(1, "Operation not permitted", paths[0])
+
+        self.patch(sqlite, "tightenModes", tightenModes)
+        storage = SQLiteStorage(self.path, reactor=reactor)
+        error = await self.assertFailure(storage.open(), StorageError)
+        self.assertIn("cannot make the database %s private to its owner" % (self.path,),
+                      str(error))
+
+
 class StorageFromConfigTests(unittest.TestCase):
 
     def test_memory(self):

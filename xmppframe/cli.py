@@ -14,17 +14,22 @@ import argparse
 import contextlib
 import getpass
 import os
+import re
 import sys
+import textwrap
 
 from twisted.internet import defer, task
 
 from xmppframe import __version__
 from xmppframe.config import ConfigError, loadConfig
+from xmppframe.configpath import SEARCH_ORDER, findConfig
 
 PROG = "xmppframe"
 
-#: Read when no --config is given and it exists in the current directory.
-DEFAULT_CONFIG = "xmppframe.toml"
+#: The module whose options set the password policy of a host, and the
+#: option that gives the shortest password it accepts.
+REGISTER_MODULE = "register"
+MIN_PASSWORD_OPTION = "min_password_length"
 
 #: Where C{cert generate} writes, under the data directory.
 CERTS_DIRECTORY = "certs"
@@ -40,6 +45,8 @@ commands:
   user passwd JID       set a new password for JID
   user delete JID       delete the account JID and all its data (see below)
   user list [HOST]      list the accounts of HOST, or of every host
+  storage init          create the database if there is none (the server
+                        creates it too, when it first starts)
   cert generate HOST    (re)generate HOST's self-signed certificate into
                         <data_dir>/certs/ (restart the server to use it)
   config check          validate the configuration, every host's modules and
@@ -50,8 +57,10 @@ commands:
 
 HOST must be a host of the configuration.  Passwords are prompted for twice
 when standard input is a terminal; otherwise the first line of standard
-input is the password, e.g.:  echo 'secret' | xmppframe user add alice@localhost
-Only SCRAM salted keys are stored, never the password.
+input is the password, e.g.:  echo 'wonderland' | xmppframe user add alice@localhost
+A password shorter than the host's registration minimum (the register
+module's min_password_length, 8 by default) is refused unless --force is
+given.  Only SCRAM salted keys are stored, never the password.
 
 user delete removes the credentials and what every module of the host keeps
 for the account (roster, vCard, private XML, privacy and block lists, offline
@@ -61,8 +70,11 @@ are not told.  Run it with the server stopped: a running server is another
 process, whose sessions of the account stay connected until they end; to
 remove an account of a running server, remove it in band (XEP-0077).
 
---config FILE defaults to ./xmppframe.toml when it exists, else to the
-built-in defaults (data in ./data, the host "localhost").
+The user commands work on the server's existing database: if there is none
+(a wrong directory or configuration, or a server never started), they say
+so and change nothing; 'storage init' creates it.
+
+{SEARCH}
 
 exit status: 0 success, 1 error (one line on standard error), 2 usage error."""
 
@@ -87,17 +99,18 @@ def buildParser():
     @return: the L{argparse.ArgumentParser} of the whole command.
     """
     parser = _Parser(
-        prog=PROG, description=_DESCRIPTION, epilog=_EPILOG,
+        prog=PROG, description=_DESCRIPTION, epilog=_EPILOG.replace("{SEARCH}", textwrap.fill(
+            "The configuration file is the one the server reads: %s." % (SEARCH_ORDER,), 76)),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--config", "-c", metavar="FILE",
-        help="the TOML configuration file (default: ./%s if it exists, else the "
-             "built-in defaults)" % (DEFAULT_CONFIG,))
+        help="the TOML configuration file (default: see below)")
     parser.add_argument(
         "--traceback", action="store_true",
         help="on an unexpected error, also print the Python traceback (for bug reports)")
     parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
-    groups = parser.add_subparsers(title="command groups", metavar="{user,cert,config,modules}",
+    groups = parser.add_subparsers(title="command groups",
+                                   metavar="{user,storage,cert,config,modules}",
                                    dest="group", required=True)
 
     user = groups.add_parser(
@@ -106,16 +119,21 @@ def buildParser():
     userCommands = user.add_subparsers(title="commands", dest="action", required=True,
                                        metavar="{add,passwd,delete,list}")
     passwordNote = ("The password is prompted for twice on a terminal; otherwise it is "
-                    "the first line of standard input.")
+                    "the first line of standard input.  It must be as long as the host's "
+                    "registration minimum (hosts.HOST.options.register.min_password_length, "
+                    "8 by default), unless --force is given.")
+    forceHelp = "accept a password shorter than the host's registration minimum"
     add = userCommands.add_parser(
         "add", help="create an account",
         description="Create the account JID.  " + passwordNote)
     add.add_argument("jid", metavar="JID", help="the account, user@host")
+    add.add_argument("--force", action="store_true", help=forceHelp)
     add.set_defaults(handler=userAdd)
     passwd = userCommands.add_parser(
         "passwd", help="change an account's password",
         description="Set a new password for the account JID.  " + passwordNote)
     passwd.add_argument("jid", metavar="JID", help="the account, user@host")
+    passwd.add_argument("--force", action="store_true", help=forceHelp)
     passwd.set_defaults(handler=userPasswd)
     delete = userCommands.add_parser(
         "delete", help="delete an account",
@@ -134,6 +152,19 @@ def buildParser():
     listing.add_argument("host", metavar="HOST", nargs="?",
                          help="a configured host (default: every host)")
     listing.set_defaults(handler=userList)
+
+    storage = groups.add_parser(
+        "storage", help="create the database",
+        description="Commands about the server's storage.")
+    storageCommands = storage.add_subparsers(title="commands", dest="action", required=True,
+                                             metavar="{init}")
+    init = storageCommands.add_parser(
+        "init", help="create the database if there is none",
+        description="Create the configured database (storage.path, by default "
+                    "<data_dir>/xmppframe.sqlite), readable by its owner only, "
+                    "or bring an existing one's schema up to date, as the server "
+                    "does when it starts.  The user commands need it to exist.")
+    init.set_defaults(handler=storageInit)
 
     cert = groups.add_parser(
         "cert", help="manage TLS certificates",
@@ -261,30 +292,98 @@ class Invocation:
             raise CommandError("expected an account JID, user@host, got %r" % (text,))
         return jid.localpart, self.hostConfig(jid.domain).name
 
+    def storageDriver(self):
+        """
+        @return: the configured L{xmppframe.storage.StorageDriver}.
+        """
+        # Imported here, not at the top, so that --help and config check
+        # work even where a storage driver cannot be imported.
+        from xmppframe.storage import DRIVERS
+        return DRIVERS[self.config.storage.driver]
+
+    def requireDatabase(self):
+        """
+        Check that the configured database exists, so that a command run
+        with the wrong configuration (or none, in the wrong directory) never
+        makes a new, empty one and reports success on it.
+
+        @raise CommandError: if the driver keeps a file and there is none.
+        """
+        path = self.config.storage.path
+        if self.storageDriver().usesPath and not os.path.exists(path):
+            if self.config.path is None:
+                source = "no configuration file found, so the built-in defaults"
+            else:
+                source = "configuration %s" % (self.config.path,)
+            raise CommandError(
+                "there is no database %s (%s): start the server once to create it, "
+                "or run '%s storage init'" % (path, source, PROG))
+
     @contextlib.asynccontextmanager
-    async def openStorage(self, changing):
+    async def openStorage(self, changing, create=False):
         """
         Open the configured storage for the duration of an C{async with}
         block.
 
         @param changing: whether the command changes data (the memory
             driver then gets a warning: it keeps nothing).
+        @param create: whether to create the database if there is none;
+            otherwise that is a L{CommandError} (see L{requireDatabase}).
         """
-        # Imported here, not at the top, so that --help and config check
-        # work even where a storage driver cannot be imported.
-        from xmppframe.storage import DRIVERS
         settings = self.config.storage
-        driver = DRIVERS[settings.driver]
+        driver = self.storageDriver()
+        if not create:
+            self.requireDatabase()
         if changing and not driver.durable:
             self.console.error("warning: storage driver %r keeps nothing: "
                                "this change is lost when the command exits" % (driver.name,))
-        # A driver that keeps a file makes its directory when it opens.
         storage = driver.build(settings.path, reactor=self.reactor)
-        await storage.open()
+        # What the driver logs as a warning when it opens (such as having
+        # made the database private) is shown: no log is written here.
+        from twisted.logger import LogLevel, formatEvent, globalLogPublisher
+
+        def showWarning(event):
+            if (event.get("log_level") in (LogLevel.warn, LogLevel.error, LogLevel.critical)
+                    and event.get("log_namespace", "").startswith("xmppframe.storage")):
+                self.console.error("warning: " + formatEvent(event))
+
+        globalLogPublisher.addObserver(showWarning)
+        try:
+            await storage.open()
+        finally:
+            globalLogPublisher.removeObserver(showWarning)
         try:
             yield storage
         finally:
             await storage.close()
+
+    def checkPasswordLength(self, hostName, password):
+        """
+        Refuse a password shorter than C{hostName}'s registration minimum,
+        the C{min_password_length} option of the register module as the
+        host's configuration sets it (validated from the module's schema),
+        unless C{--force} was given.
+
+        @raise CommandError: if it is too short.
+        @raise ConfigError: if the host's register options are invalid.
+        """
+        from xmppframe.config import validateModuleOptions
+        from xmppframe.modules import availableModules
+        factory = availableModules().get(REGISTER_MODULE)
+        if factory is None or self.args.force:
+            return
+        options = validateModuleOptions(self.config, hostName, REGISTER_MODULE,
+                                        factory.optionSchema)
+        minimum = options[MIN_PASSWORD_OPTION]
+        if len(password) < minimum:
+            # The key spelt as in the file (and in config errors).
+            quoted = hostName if re.match(r"^[A-Za-z0-9_-]+$", hostName) else '"%s"' % (
+                hostName,)
+            raise CommandError(
+                "the password has %d characters; %s requires at least %d (hosts.%s.options."
+                "%s.%s); choose a longer one, or give --force" % (
+                    len(password), hostName, minimum, quoted, REGISTER_MODULE,
+                    MIN_PASSWORD_OPTION))
 
     def authProvider(self, storage, hostName):
         from xmppframe.auth import StorageAuthProvider
@@ -313,7 +412,9 @@ def _accountErrors(account):
 async def userAdd(invocation):
     username, hostName = invocation.parseAccount(invocation.args.jid)
     account = "%s@%s" % (username, hostName)
+    invocation.requireDatabase()
     password = invocation.console.readPassword(account)
+    invocation.checkPasswordLength(hostName, password)
     async with invocation.openStorage(changing=True) as storage:
         with _accountErrors(account):
             await invocation.authProvider(storage, hostName).createUser(username, password)
@@ -323,7 +424,9 @@ async def userAdd(invocation):
 async def userPasswd(invocation):
     username, hostName = invocation.parseAccount(invocation.args.jid)
     account = "%s@%s" % (username, hostName)
+    invocation.requireDatabase()
     password = invocation.console.readPassword(account)
+    invocation.checkPasswordLength(hostName, password)
     async with invocation.openStorage(changing=True) as storage:
         with _accountErrors(account):
             await invocation.authProvider(storage, hostName).setPassword(username, password)
@@ -364,6 +467,26 @@ async def userList(invocation):
         for name in names:
             for username in await invocation.authProvider(storage, name).listUsers():
                 invocation.console.out("%s@%s" % (username, name))
+
+
+async def storageInit(invocation):
+    """
+    Create the database, or bring its schema up to date, as the server
+    does when it starts.
+    """
+    driver = invocation.storageDriver()
+    if not driver.usesPath:
+        invocation.console.out("storage driver %r keeps no database: nothing to create"
+                               % (driver.name,))
+        return
+    path = invocation.config.storage.path
+    existed = os.path.exists(path)
+    async with invocation.openStorage(changing=False, create=True):
+        pass
+    if existed:
+        invocation.console.out("the database %s exists; its schema is up to date" % (path,))
+    else:
+        invocation.console.out("created the database %s" % (path,))
 
 
 def generatedCertificatePaths(dataDir, hostName):
@@ -472,14 +595,6 @@ def parseArguments(argv):
     return buildParser().parse_args(argv)
 
 
-def _configPath(args):
-    if args.config is not None:
-        return args.config
-    if os.path.exists(DEFAULT_CONFIG):
-        return DEFAULT_CONFIG
-    return None
-
-
 async def execute(args, console, reactor):
     """
     Run the parsed command C{args}.
@@ -487,7 +602,7 @@ async def execute(args, console, reactor):
     @return: the exit status; every error is reported on C{console}.
     """
     try:
-        config = loadConfig(_configPath(args))
+        config = loadConfig(findConfig(args.config))
         await args.handler(Invocation(args, config, console, reactor))
     except ConfigError as e:
         console.error(str(e))

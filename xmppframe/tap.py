@@ -3,18 +3,16 @@ The twistd entry point: C{twistd -n xmppframe [--config FILE]}.
 """
 
 import gc
-import os
 
 from twisted.logger import ILogObserver
 from twisted.python import usage
 from twisted.python.components import Componentized
 
 from xmppframe.config import ConfigError, loadConfig
+from xmppframe.configpath import SEARCH_ORDER, findConfig
 from xmppframe.logobserver import LogControl, twistdObserverFactory
 from xmppframe.reload import Reloader
 from xmppframe.server import Server, ServerService
-
-DEFAULT_CONFIG = "xmppframe.toml"
 
 #: The cyclic collector's young-generation threshold under twistd (see
 #: L{TwistdServerService._tuneCollector}).
@@ -24,21 +22,17 @@ GC_THRESHOLD0 = 10000
 class Options(usage.Options):
     synopsis = "[--config FILE]"
     longdesc = (
-        "Run the xmppframe XMPP server.  With no --config, ./xmppframe.toml "
-        "is read if it exists; otherwise the built-in defaults serve the "
-        "domain 'localhost': clients on ports 5222 (STARTTLS) and 5223 (Direct "
-        "TLS), federation on 5269, with SQLite storage and a self-signed "
-        "certificate in ./data.")
+        "Run the xmppframe XMPP server.  The configuration file is %s.  The "
+        "built-in defaults serve the domain 'localhost': clients on ports 5222 "
+        "(STARTTLS) and 5223 (Direct TLS), federation on 5269, with SQLite "
+        "storage and a self-signed certificate in ./data." % (SEARCH_ORDER,))
     optParameters = [
         ["config", "c", None, "The TOML configuration file."],
     ]
 
     def postOptions(self):
-        path = self["config"]
-        if path is None and os.path.exists(DEFAULT_CONFIG):
-            path = DEFAULT_CONFIG
         try:
-            self["loadedConfig"] = loadConfig(path)
+            self["loadedConfig"] = loadConfig(findConfig(self["config"]))
         except ConfigError as e:
             raise usage.UsageError(str(e))
 

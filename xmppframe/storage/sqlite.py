@@ -22,6 +22,12 @@ Why this shape:
   - C{journal_mode=WAL} lets the admin command (C{xmppframe user ...})
     read and write while the server runs; a busy timeout covers the short
     moments one of them holds the write lock.
+  - Readable by the server's user only: the database holds SCRAM keys and
+    message archives.  L{SQLiteStorage.open} creates the file with mode
+    0600 before SQLite opens it (SQLite would make it 0644, and gives its
+    C{-wal} and C{-shm} files the database's mode), its missing directories
+    0700, and takes group and other permissions off existing files, logging
+    that it did.
   - The schema is versioned: a C{schema_version} table and the ordered
     L{MIGRATIONS}.  L{SQLiteStorage.open} applies the missing ones in one
     transaction, and refuses a database from a newer xmppframe rather than
@@ -37,6 +43,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from xmppframe.interfaces import IArchiveStore, IKeyValueStore, IMapStore, IStorage
+from xmppframe.privatefiles import createPrivateFile, makePrivateDirectories, tightenModes
 from xmppframe.storage import (
     ArchiveItem, SchemaVersionError, StorageError, checkArchiveIds, checkLimit,
     checkPayload, checkStoreName, checkText, checkTime, decodeValue, encodeValue,
@@ -90,6 +97,9 @@ SCHEMA_VERSION = len(MIGRATIONS)
 #: docstring); larger ones go to the database thread.
 SMALL_PAGE = 500
 
+#: The files SQLite keeps besides the database, by suffix.
+COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")
+
 #: Seconds a statement waits for another process's write lock.
 BUSY_TIMEOUT = 10.0
 
@@ -142,8 +152,8 @@ class SQLiteStorage:
     """
     Every store of every host, in one SQLite database file.
 
-    @param path: the database file; its directory is created (mode 0700)
-        by L{open} when missing.
+    @param path: the database file; L{open} creates it (mode 0600) and its
+        missing directories (mode 0700).
     @param reactor: the reactor that runs the database thread and whose
         clock stamps archive items.
     @param migrations: the schema migrations (tests pass their own).
@@ -165,7 +175,8 @@ class SQLiteStorage:
 
     def open(self):
         """
-        Create the directory, connect, and migrate the schema.
+        Create the directory and the file (readable by their owner only),
+        connect, and migrate the schema.
 
         @return: a Deferred that fires when the database is ready, or fails
             with L{StorageError} (L{SchemaVersionError} for a database of a
@@ -178,6 +189,11 @@ class SQLiteStorage:
         except OSError as e:
             return defer.fail(StorageError(
                 "cannot create the directory of the database %s: %s" % (self.path, e)))
+        try:
+            self._makePrivate()
+        except OSError as e:
+            return defer.fail(StorageError(
+                "cannot make the database %s private to its owner: %s" % (self.path, e)))
         self._closing = False
         self._pool = adbapi.ConnectionPool(
             "sqlite3", self.path, timeout=BUSY_TIMEOUT, check_same_thread=False,
@@ -207,9 +223,25 @@ class SQLiteStorage:
     def _makeDirectory(self):
         if self.path == ":memory:":
             return
-        directory = os.path.dirname(os.path.abspath(self.path))
-        if not os.path.isdir(directory):
-            os.makedirs(directory, mode=0o700, exist_ok=True)
+        makePrivateDirectories(os.path.dirname(os.path.abspath(self.path)))
+
+    def _makePrivate(self):
+        """
+        Create the database file with mode 0600 if it is missing, so that
+        SQLite never makes it (or its WAL) readable by others, and take
+        group and other permissions off the files that already are.
+        """
+        if self.path == ":memory:":
+            return
+        createPrivateFile(self.path)
+        changed = tightenModes([self.path] + [self.path + suffix
+                                              for suffix in COMPANION_SUFFIXES])
+        if changed:
+            self._log.warn(
+                "Made {files} readable by their owner only (they were {modes}): the "
+                "database holds credentials and message archives",
+                files=", ".join(path for path, _ in changed),
+                modes=", ".join("%04o" % (mode,) for _, mode in changed))
 
     def _migrated(self, versions):
         before, after = versions

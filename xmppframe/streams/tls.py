@@ -23,6 +23,8 @@ from zope.interface import implementer
 
 from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
 
+from xmppframe.privatefiles import makePrivateDirectories
+
 #: TLS 1.2 cipher suites: ECDHE key exchange and AEAD ciphers only
 #: (RFC 7525 §4.2).  TLS 1.3 suites are all AEAD with forward secrecy and
 #: keep OpenSSL's defaults.
@@ -122,8 +124,8 @@ def generateSelfSigned(domains, certPath, keyPath, days=3650, now=None):
         .sign(key, hashes.SHA256())
     )
     for path in (certPath, keyPath):
-        parent = os.path.dirname(os.path.abspath(path))
-        os.makedirs(parent, mode=0o700, exist_ok=True)
+        # Every directory made here (the data directory too) is 0700.
+        makePrivateDirectories(os.path.dirname(os.path.abspath(path)))
     _writePrivate(keyPath, key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()))
