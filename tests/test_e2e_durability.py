@@ -47,6 +47,8 @@ class KillAfterAnswerTests(TwistdTestCase):
         database = os.path.join(self.directory, "data", "xmppframe.sqlite")
 
         async def scenario():
+            result = self.server.admin("storage", "init")
+            self.assertEqual(result.returncode, 0, result.stderr)
             accounts = ["alice"] + ["bob%d" % (round,) for round in range(ROUNDS)]
             for user in accounts:
                 result = self.server.admin("user", "add", user + "@localhost",
