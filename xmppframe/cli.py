@@ -366,13 +366,15 @@ async def certGenerate(invocation):
 
 async def configCheck(invocation):
     """
-    The configuration, and every host's modules and module options, each
-    validated from the module's own schema, as C{serve} validates them.
+    The configuration, checked by the same code the server runs before it
+    starts (L{xmppframe.preflight}): data directory, certificates and
+    keys, every host's modules and their options.
     """
+    from xmppframe.preflight import findProblems
     config = invocation.config
-    rows, problems = moduleListing(config, config.hosts)
+    problems = findProblems(config)
     if problems:
-        raise CommandError("; ".join(problems))
+        raise ConfigError("config error: " + "; ".join(problems))
     invocation.console.out("config ok: %s, hosts: %s" % (
         config.path or "defaults", ", ".join(config.hostNames)))
 
