@@ -42,8 +42,10 @@ commands:
   user list [HOST]      list the accounts of HOST, or of every host
   cert generate HOST    (re)generate HOST's self-signed certificate into
                         <data_dir>/certs/ (restart the server to use it)
-  config check          validate the configuration, every host's modules and
-                        their options, and say which file and hosts it has
+  config check          validate the configuration as the server does before it
+                        starts: listeners, certificates and keys, the data
+                        directory, every host's modules and their options;
+                        say which file and hosts it has
   modules [HOST]        list the modules each host loads, with the XEPs they
                         implement; unknown modules and bad module options are
                         errors

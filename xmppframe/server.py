@@ -270,8 +270,14 @@ class ServerService(Service):
 
     def _startFailed(self, failure):
         """
-        Log why the start failed, in one line, and fail L{ready}.
+        Log why the start failed, in one line, close the listeners opened
+        so far (a server that failed to start serves no one), and fail
+        L{ready}.
         """
+        for ports in self.ports.values():
+            for port in ports:
+                port.stopListening()
+        self.ports.clear()
         self._log.error("xmppframe could not start: {error}",
                         error=startFailureMessage(failure.value))
         if not self.ready.called:
