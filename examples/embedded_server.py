@@ -29,12 +29,15 @@ from examples.echo_component import EchoModule
 def buildServer(reactor, dataDir, listen="tcp:5222:interface=127.0.0.1", listenTLS=()):
     """
     The embedded server's service, not yet started: one host, an in-memory
-    store, and the echo service on C{echo.localhost}.
+    store, and the echo service on C{echo.localhost}.  Clients connect on
+    loopback only, and there is no federation (no port open to other
+    servers; stanzas to other domains bounce at once).
     """
     config = parseConfig({
         "data_dir": dataDir,
         "storage": {"driver": "memory"},
         "c2s": {"listen": [listen], "listen_tls": list(listenTLS)},
+        "s2s": {"enabled": False},
         "hosts": {"localhost": {"modules": list(DEFAULT_MODULES) + ["echo"]}},
     }, dataDir)
     server = Server(config, reactor)

@@ -43,6 +43,9 @@ class TwistdServer:
                 "[c2s]\n"
                 'listen = ["tcp:%d:interface=127.0.0.1"]\n'
                 'listen_tls = ["tcp:%d:interface=127.0.0.1"]\n'
+                # No federation listener: port 5269 may be taken, and that is fatal.
+                "[s2s]\n"
+                "listen = []\n"
                 '[hosts."localhost"]\n' % (self.port, self.tlsPort))
         self.log = os.path.join(directory, "twistd.log")
         self.process = None

@@ -594,7 +594,26 @@ class CertTests(CommandTestCase):
         self.assertFalse(os.path.exists(os.path.join(self.directory, "state", "certs")))
 
 
+def writeCertificate(directory, name="secure.pem", domain="secure.example"):
+    """
+    Write a self-signed certificate with its key in one PEM file, as
+    C{certificate = "secure.pem"} in L{CONFIG} names it.
+    """
+    from xmppframe.streams.tls import generateSelfSigned
+    path = os.path.join(directory, name)
+    generateSelfSigned([domain], path + ".crt", path + ".key")
+    with open(path, "wb") as f:
+        for part in (".crt", ".key"):
+            with open(path + part, "rb") as g:
+                f.write(g.read())
+    return path
+
+
 class ConfigCheckTests(CommandTestCase):
+
+    def setUp(self):
+        CommandTestCase.setUp(self)
+        writeCertificate(self.directory)
 
     async def test_ok(self):
         self.assertEqual(await self.xmppframe("config", "check"), (
@@ -767,6 +786,7 @@ class ProcessTests(CommandTestCase):
         return threads.deferToThread(call)
 
     async def test_ok(self):
+        writeCertificate(self.directory)
         out, err, status = await self.runModule("config", "check")
         self.assertEqual((status, err), (0, b""))
         self.assertTrue(out.startswith(b"config ok: "), out)

@@ -61,7 +61,8 @@ class DefaultsTests(unittest.TestCase):
         self.assertEqual(self.config.auth, AuthConfig(
             scram_iterations=4096, failure_delay=1.0, failure_delay_max=30.0))
         self.assertEqual(self.config.c2s, C2SConfig(
-            listen=("tcp:5222",), listen_tls=("tcp:5223",), require_encryption=True,
+            listen=("tcp6:5222:interface=\\:\\:",), listen_tls=("tcp6:5223:interface=\\:\\:",),
+            require_encryption=True,
             max_stanza_size=262144, auth_timeout=60.0, idle_timeout=0.0,
             close_grace=2.0, read_rate=32768, read_burst=262144, max_pending=8388608,
             mechanisms=SASL_MECHANISMS))
@@ -562,8 +563,10 @@ class S2SConfigTests(unittest.TestCase):
 
     def test_defaults(self):
         s2s = self.parse({}).s2s
-        self.assertEqual(s2s.listen, ("tcp:5269",))
+        self.assertEqual(s2s.listen, ("tcp6:5269:interface=\\:\\:",))
         self.assertEqual(s2s.listen_tls, ())
+        self.assertTrue(s2s.enabled)
+        self.assertFalse(s2s.listen_optional)
         self.assertTrue(s2s.require_encryption)
         self.assertTrue(s2s.verify_certificates)
         self.assertIsNone(s2s.ca_file)

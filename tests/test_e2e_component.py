@@ -39,7 +39,9 @@ async def startServer(testCase, table):
     dataDir = os.path.abspath(testCase.mktemp())
     os.makedirs(dataDir)
     base = {"data_dir": dataDir, "storage": {"driver": "memory"}, "auth": {"failure_delay": 0.0},
-            "c2s": {"listen": [LOOPBACK], "listen_tls": [LOOPBACK]}}
+            "c2s": {"listen": [LOOPBACK], "listen_tls": [LOOPBACK]},
+            # No federation listener: port 5269 may be taken, and that is fatal.
+            "s2s": {"listen": []}}
     base.update(table)
     service = ServerService(Server(parseConfig(base, dataDir), reactor))
     service.startService()

@@ -49,8 +49,10 @@ commands:
                         creates it too, when it first starts)
   cert generate HOST    (re)generate HOST's self-signed certificate into
                         <data_dir>/certs/ (restart the server to use it)
-  config check          validate the configuration, every host's modules and
-                        their options, and say which file and hosts it has
+  config check          validate the configuration as the server does before it
+                        starts: listeners, certificates and keys, the data
+                        directory, every host's modules and their options;
+                        say which file and hosts it has
   modules [HOST]        list the modules each host loads, with the XEPs they
                         implement; unknown modules and bad module options are
                         errors
@@ -516,13 +518,15 @@ async def certGenerate(invocation):
 
 async def configCheck(invocation):
     """
-    The configuration, and every host's modules and module options, each
-    validated from the module's own schema, as C{serve} validates them.
+    The configuration, checked by the same code the server runs before it
+    starts (L{xmppframe.preflight}): data directory, certificates and
+    keys, every host's modules and their options.
     """
+    from xmppframe.preflight import findProblems
     config = invocation.config
-    rows, problems = moduleListing(config, config.hosts)
+    problems = findProblems(config)
     if problems:
-        raise CommandError("; ".join(problems))
+        raise ConfigError("config error: " + "; ".join(problems))
     invocation.console.out("config ok: %s, hosts: %s" % (
         config.path or "defaults", ", ".join(config.hostNames)))
 

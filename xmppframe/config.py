@@ -402,6 +402,15 @@ def _setting(kind, default, check=None):
     return field(metadata={_SETTING: _Setting(kind, default, check)})
 
 
+def _defaulted(kind, default):
+    """
+    L{_setting} with the same default for code that builds the dataclass
+    by hand (tests, embedding): for keys added after such code was written.
+    The default must be written the same in TOML and in Python.
+    """
+    return field(default=default, metadata={_SETTING: _Setting(kind, default)})
+
+
 def _settingsOf(cls):
     return {f.name: f.metadata[_SETTING] for f in dataclasses.fields(cls)
             if _SETTING in f.metadata}
@@ -448,7 +457,69 @@ class AuthConfig(_Validated):
                    % (self.failure_delay,))
 
 
-_ENDPOINTS = _ListOf(_Text(), _notBlank)
+def _serverEndpointProblem(description):
+    """
+    Why C{description} cannot be a listener (a Twisted strports server
+    endpoint description), in words, or C{None}.  Parsing builds an
+    endpoint object without touching the network, so no reactor is needed;
+    Twisted's own exceptions (C{invalid literal for int()}, a keyword
+    argument of a parser function) are turned into what to fix.
+    """
+    from twisted.internet.endpoints import serverFromString
+    example = ("e.g. \"tcp:5222\", or \"tcp6:5222:interface=\\\\:\\\\:\" for every "
+               "IPv6 and IPv4 address")
+    parts = re.split(r"(?<!\\):", description)
+    kind = parts[0]
+    if kind in ("tcp", "tcp6", "ssl"):
+        positional = [part for part in parts[1:] if "=" not in part]
+        keywords = dict(part.split("=", 1) for part in parts[1:] if "=" in part)
+        port = positional[0] if positional else keywords.get("port")
+        if port is None:
+            return "no port number (%s)" % (example,)
+        if not port.isdigit() or int(port) > 65535:
+            return "the port must be a number from 0 to 65535, got %r" % (port,)
+        if len(positional) > 1:
+            return ("too many parts separated by ':'; in a TOML string each ':' of an "
+                    "IPv6 address is written \"\\\\:\" (%s)" % (example,))
+    try:
+        serverFromString(None, description)
+    except ValueError as e:
+        text = str(e)
+        if text.startswith("Unknown endpoint type"):
+            return "unknown endpoint type %r (%s)" % (kind, example)
+        number = re.match(r"invalid literal for int\(\) with base 10: (.*)", text)
+        if number:
+            return "expected a number, got %s" % (number.group(1),)
+        return "not a listener description: %s" % (text,)
+    except TypeError as e:
+        unknown = re.search(r"unexpected keyword argument '([^']*)'", str(e))
+        if unknown:
+            return "%s listeners take no argument %r" % (kind, unknown.group(1))
+        return "not a listener description (%s)" % (example,)
+    except OSError as e:
+        return "cannot read %s: %s" % (e.filename, (e.strerror or str(e)).lower())
+    except Exception as e:
+        return "not a listener description: %s" % (str(e) or type(e).__name__,)
+    return None
+
+
+def _listener(description):
+    message = _notBlank(description)
+    if message is None:
+        message = _serverEndpointProblem(description)
+        if message is not None:
+            message = "%s: %s" % (json.dumps(description), message)
+    return message
+
+
+_ENDPOINTS = _ListOf(_Text(), _listener)
+
+#: The default listeners take every IPv6 and IPv4 address: on a dual-stack
+#: system (Linux's default, C{net.ipv6.bindv6only = 0}) an IPv6 socket
+#: bound to C{::} also accepts IPv4 clients, as IPv4-mapped addresses.
+#: Where IPv6 is not available at all, the server falls back to IPv4 (see
+#: L{xmppframe.server}).
+ANY_ADDRESS = "tcp6:%d:interface=\\:\\:"
 
 
 @dataclass(frozen=True)
@@ -461,10 +532,12 @@ class C2SConfig(_Validated):
     bound how fast one client may send: a faster one is read more slowly
     (L{xmppframe.streams.shaper}).  C{max_pending} (bytes, 0: no limit) is
     the most that may wait for a client to read it: one that stops reading
-    is cut off with C{policy-violation}.
+    is cut off with C{policy-violation}.  A listener that cannot be opened
+    stops the start, unless C{listen_optional}: then it is logged and
+    skipped (the same in C{[s2s]} and C{[components]}).
     """
-    listen: tuple[str, ...] = _setting(_ENDPOINTS, ["tcp:5222"])
-    listen_tls: tuple[str, ...] = _setting(_ENDPOINTS, ["tcp:5223"])
+    listen: tuple[str, ...] = _setting(_ENDPOINTS, [ANY_ADDRESS % 5222])
+    listen_tls: tuple[str, ...] = _setting(_ENDPOINTS, [ANY_ADDRESS % 5223])
     require_encryption: bool = _setting(_Boolean(), True)
     max_stanza_size: int = _setting(_Integer(), 262144, _positive)
     auth_timeout: float = _setting(_Number(), 60.0, _positive)
@@ -475,6 +548,7 @@ class C2SConfig(_Validated):
     max_pending: int = _setting(_Integer(), 8388608, _atLeast(0))
     mechanisms: tuple[str, ...] = _setting(_ListOf(_Text()), list(SASL_MECHANISMS),
                                           _mechanisms)
+    listen_optional: bool = _defaulted(_Boolean(), False)
 
 
 class _Routes(_Kind):
@@ -547,11 +621,14 @@ class S2SConfig(_Validated):
     verifying peers (RFC 6120 §13.7.2); C{dialback} enables XEP-0220 for
     peers whose certificate cannot be verified.  C{dialback_secret} empty
     means one generated once into C{<data_dir>/dialback.secret}.
-    C{routes} are static routes that skip DNS.  C{read_rate},
+    C{routes} are static routes that skip DNS.  With C{enabled} false
+    there is no federation at all: no listener, and stanzas to other
+    domains bounce at once with C{remote-server-not-found}, without a DNS
+    lookup or a connection attempt.  C{read_rate},
     C{read_burst} and C{max_pending} bound how fast a peer server may send
     and how much may wait for it to read, as for clients.
     """
-    listen: tuple[str, ...] = _setting(_ENDPOINTS, ["tcp:5269"])
+    listen: tuple[str, ...] = _setting(_ENDPOINTS, [ANY_ADDRESS % 5269])
     listen_tls: tuple[str, ...] = _setting(_ENDPOINTS, [])
     require_encryption: bool = _setting(_Boolean(), True)
     verify_certificates: bool = _setting(_Boolean(), True)
@@ -566,6 +643,8 @@ class S2SConfig(_Validated):
     read_burst: int = _setting(_Integer(), 1048576, _positive)
     max_pending: int = _setting(_Integer(), 16777216, _atLeast(0))
     routes: tuple = field(default=(), metadata={_SETTING: _Setting(_Routes(), {})})
+    listen_optional: bool = _defaulted(_Boolean(), False)
+    enabled: bool = _defaulted(_Boolean(), True)
 
     def _relationProblems(self):
         if self.ca_file is not None and not os.path.isfile(self.ca_file):
@@ -675,6 +754,7 @@ class ComponentsConfig(_Validated):
     listen: tuple[str, ...] = _setting(_ENDPOINTS, ["tcp:5347:interface=127.0.0.1"])
     handshake_timeout: float = _setting(_Number(), 30.0, _positive)
     secrets: tuple = field(default=(), metadata={_SETTING: _Setting(_Secrets(), {})})
+    listen_optional: bool = _defaulted(_Boolean(), False)
 
     def secretFor(self, domain):
         """

@@ -7,6 +7,12 @@ runs one under a Twisted service hierarchy.  Both can be built in code, so
 another Twisted application can embed a server without twistd.
 """
 
+import errno
+import json
+import os
+import re
+import socket
+
 from twisted.application.service import Service
 from twisted.internet import defer
 from twisted.internet.endpoints import serverFromString
@@ -14,10 +20,11 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 
 from xmppframe.auth import StorageAuthProvider
-from xmppframe.config import validateModuleOptions
+from xmppframe.config import ConfigError, validateModuleOptions
 from xmppframe.host import VirtualHost
 from xmppframe.api.module import ModuleAPI
 from xmppframe.modules import availableModules, loadOrder
+from xmppframe.preflight import preflight
 from xmppframe.router import Router
 from xmppframe.session import SessionManager
 from xmppframe.storage import storageFromConfig
@@ -29,6 +36,13 @@ from xmppframe.streams.s2smanager import S2SManager
 from xmppframe.streams.throttle import AuthFailureThrottle
 from xmppframe.streams.tls import ServerTLSContext, ensureHostCertificate
 from xmppframe.streams.write import WriteCoalescer
+
+
+class StartError(Exception):
+    """
+    The server cannot start; C{str()} of it is one line that names the
+    configuration key at fault and says why.
+    """
 
 
 class Server:
@@ -113,8 +127,7 @@ class Server:
             plugins by default.
         """
         if factories is None:
-            factories = availableModules()
-            factories.update(self.extraModules)
+            factories = self.moduleFactories()
         for host in self.hosts.values():
             for name in loadOrder(host.config.modules, factories):
                 options = validateModuleOptions(
@@ -124,6 +137,24 @@ class Server:
                 module = factories[name](api)
                 await defer.maybeDeferred(module.load)
                 host.modules[name] = module
+
+    def moduleFactories(self):
+        """
+        @return: name -> L{IModuleFactory}: the installed module plugins and
+            L{extraModules}.
+        """
+        factories = availableModules()
+        factories.update(self.extraModules)
+        return factories
+
+    def preflight(self):
+        """
+        Check that this server's configuration can be served here
+        (L{xmppframe.preflight}): data directory, certificates, modules.
+
+        @raise ConfigError: one line naming every key at fault.
+        """
+        preflight(self.config, self.moduleFactories())
 
     async def unloadModules(self):
         for host in self.hosts.values():
@@ -169,58 +200,90 @@ class ServerService(Service):
 
     async def _start(self):
         server = self.server
+        server.preflight()
         server.prepareTLS()
         await server.storage.open()
         await server.loadModules()
-        config = server.config.c2s
-        reactor = server.reactor
-        for kind, descriptions, factory in (
-                ("c2s", config.listen, server.c2sFactory()),
-                ("c2s-tls", config.listen_tls, server.c2sDirectTLSFactory()),
-                # XEP-0114 components: listen only when one is configured.
-                ("component", server.config.components.listen
-                 if server.components.domains else (), server.componentFactory())):
-            for description in descriptions:
-                port = await serverFromString(reactor, description).listen(factory)
-                self.ports.setdefault(kind, []).append(port)
-                address = port.getHost()
-                self._log.info("Listening for {kind} on {address}:{port}", kind=kind,
-                               address=address.host, port=address.port)
-        await self._listenS2S()
+        config = server.config
+        listeners = [
+            ("c2s", "c2s.listen", config.c2s.listen, server.c2sFactory(),
+             config.c2s.listen_optional),
+            ("c2s-tls", "c2s.listen_tls", config.c2s.listen_tls, server.c2sDirectTLSFactory(),
+             config.c2s.listen_optional),
+        ]
+        if server.components.domains:
+            # XEP-0114 components: listen only when one is configured.
+            listeners.append(("component", "components.listen", config.components.listen,
+                              server.componentFactory(), config.components.listen_optional))
+        if config.s2s.enabled:
+            listeners += [
+                ("s2s", "s2s.listen", config.s2s.listen, server.s2s.factory(),
+                 config.s2s.listen_optional),
+                ("s2s-tls", "s2s.listen_tls", config.s2s.listen_tls,
+                 server.s2s.directTLSFactory(), config.s2s.listen_optional)]
+        else:
+            self._log.info("Federation is disabled ([s2s] enabled = false)")
+        for kind, key, descriptions, factory, optional in listeners:
+            for index, description in enumerate(descriptions):
+                await self._listen(kind, "%s[%d]" % (key, index), description, factory,
+                                   optional)
         self._log.info("xmppframe serving {hosts}", hosts=", ".join(server.hosts))
         self.ready.callback(self)
 
-    async def _listenS2S(self):
+    async def _listen(self, kind, key, description, factory, optional):
         """
-        Federation listeners.  A port that cannot be bound is logged and
-        skipped rather than fatal: the clients are still served, and
-        outbound federation still works (peers just cannot connect in).
+        Open one listener.  One that cannot be opened stops the start,
+        unless its section says C{listen_optional = true}: then it is
+        logged and skipped.
+
+        @param key: the configuration key of C{description}, for messages.
+        @raise StartError: naming C{key} and saying why.
         """
-        server = self.server
-        config = server.config.s2s
-        for kind, descriptions, factory in (
-                ("s2s", config.listen, server.s2s.factory()),
-                ("s2s-tls", config.listen_tls, server.s2s.directTLSFactory())):
-            for description in descriptions:
-                try:
-                    port = await serverFromString(server.reactor, description).listen(factory)
-                except CannotListenError as e:
-                    self._log.error("Cannot listen for {kind} on {description}: {error}",
-                                    kind=kind, description=description, error=e)
-                    continue
-                self.ports.setdefault(kind, []).append(port)
-                address = port.getHost()
-                self._log.info("Listening for {kind} on {address}:{port}", kind=kind,
-                               address=address.host, port=address.port)
+        reactor = self.server.reactor
+        try:
+            try:
+                port = await serverFromString(reactor, description).listen(factory)
+            except CannotListenError as e:
+                fallback = _ipv4Fallback(description, e)
+                if fallback is None:
+                    raise
+                self._log.warn(
+                    "{key}: IPv6 is not available on this system; listening for {kind} on "
+                    "IPv4 only ({fallback})", key=key, kind=kind, fallback=fallback)
+                port = await serverFromString(reactor, fallback).listen(factory)
+        except CannotListenError as e:
+            message = "%s: cannot listen on %s: %s" % (key, json.dumps(description),
+                                                       whyNotListening(e))
+            if not optional:
+                raise StartError(message)
+            self._log.warn("{message} (skipped: listen_optional is true)", message=message)
+            return
+        self.ports.setdefault(kind, []).append(port)
+        address = port.getHost()
+        self._log.info("Listening for {kind} on {address}:{port}", kind=kind,
+                       address=address.host, port=address.port)
+        if getattr(address, "host", None) == "::" and _ipv6Only(port):
+            self._log.warn(
+                "{key}: this system makes IPv6 sockets IPv6-only (net.ipv6.bindv6only), "
+                "so IPv4 clients cannot connect on port {port}: add a listener such as "
+                "\"tcp:{port}\"", key=key, port=address.port)
 
     def _startFailed(self, failure):
-        self._log.error("xmppframe could not start: {error}", error=failure.getErrorMessage())
+        """
+        Log why the start failed, in one line, close the listeners opened
+        so far (a server that failed to start serves no one), and fail
+        L{ready}.
+        """
+        for ports in self.ports.values():
+            for port in ports:
+                port.stopListening()
+        self.ports.clear()
+        self._log.error("xmppframe could not start: {error}",
+                        error=startFailureMessage(failure.value))
         if not self.ready.called:
             self.ready.errback(failure)
-        else:
-            return failure
-        if self.server.reactor.running:
-            self.server.reactor.stop()
+            return None
+        return failure
 
     def port(self, kind="c2s"):
         """
@@ -247,3 +310,67 @@ class ServerService(Service):
             stream.transport.loseConnection()
         await server.unloadModules()
         await server.storage.close()
+
+
+def startFailureMessage(error):
+    """
+    The one line that says why the start failed with C{error}.
+    """
+    if isinstance(error, (StartError, ConfigError)):
+        return str(error).removeprefix("config error: ")
+    return str(error) or type(error).__name__
+
+
+_ANY_IPV6 = re.compile(r"^tcp6:(\d+):interface=\\:\\:$")
+
+
+def _ipv4Fallback(description, error):
+    """
+    Where a listener on every IPv6 address (the default) listens instead
+    on a system without IPv6: every IPv4 address, on the same port.
+    """
+    match = _ANY_IPV6.match(description)
+    code = getattr(error.socketError, "errno", None)
+    if match is None or code not in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL):
+        return None
+    return "tcp:%s" % (match.group(1),)
+
+
+def _ipv6Only(port):
+    """
+    Whether the IPv6 socket of C{port} refuses IPv4-mapped connections.
+    """
+    fileno = getattr(port, "fileno", None)
+    if fileno is None or not hasattr(socket, "IPV6_V6ONLY"):
+        return False
+    try:
+        with socket.fromfd(fileno(), socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            return bool(sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY))
+    except OSError:
+        return False
+
+
+def whyNotListening(error):
+    """
+    Say in words why a listener could not be opened.
+
+    @param error: a L{CannotListenError}.
+    """
+    cause = error.socketError
+    code = getattr(cause, "errno", None)
+    interface = error.interface or "every address"
+    if isinstance(cause, socket.gaierror):
+        return "%s is neither an address nor a name of this machine" % (interface,)
+    if code == errno.EADDRINUSE:
+        return "port %s is already in use (by another program, or another server)" % (
+            error.port,)
+    if code == errno.EADDRNOTAVAIL:
+        return "%s is not an address of this machine" % (interface,)
+    if code == errno.EACCES:
+        return ("permission denied (ports below 1024 need privileges: run as root with "
+                "--uid and --gid, or grant CAP_NET_BIND_SERVICE)")
+    if code == errno.EAFNOSUPPORT:
+        return "this system does not support that address family (IPv6?)"
+    if code is not None and code > 0:
+        return os.strerror(code).lower()
+    return str(cause) or type(cause).__name__

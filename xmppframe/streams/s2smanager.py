@@ -12,6 +12,12 @@ sender (RFC 6120 §8.3.3.13 remote-server-not-found, §8.3.3.14
 remote-server-timeout), and errors are never answered with errors
 (§8.3.1).  A failed pair is not retried until a back-off delay has passed;
 stanzas for it are bounced at once meanwhile.
+
+The texts of those bounces are read by people, in their clients: they say
+what happened in words ("could not connect to conference.example"); the
+technical reason (an errno, a DNS error) goes to the server's log.  With
+C{[s2s] enabled = false} every stanza for another domain bounces at once
+with C{remote-server-not-found}, without a DNS lookup or a connection.
 """
 
 from collections import deque
@@ -41,6 +47,39 @@ class DialbackVerificationFailed(Exception):
     """
     The authoritative server could not be asked (XEP-0220 §2.4 'error').
     """
+
+
+class _Unreachable(ConnectionError):
+    """
+    No connection to a remote domain could be made.
+
+    @ivar text: what to tell the senders whose stanzas bounce.
+    @ivar reason: the technical cause, for the log.
+    """
+
+    def __init__(self, text, reason):
+        ConnectionError.__init__(self, text)
+        self.text = text
+        self.reason = reason
+
+
+def _reason(error):
+    """
+    The technical cause of a failed connection, for the log.
+    """
+    if isinstance(error, _Unreachable):
+        return "%s: %s" % (error.text, error.reason)
+    return str(error) or type(error).__name__
+
+
+def _textFor(error, remote):
+    """
+    What a sender is told when a connection to C{remote} failed with
+    C{error}: words, never an errno string.
+    """
+    if isinstance(error, _Unreachable):
+        return error.text
+    return "could not connect to %s" % (remote,)
 
 
 class _Route:
@@ -149,6 +188,11 @@ class S2SManager:
         Send C{stanza} (C{jabber:client}, owned by the router) to the
         remote domain of C{to}.
         """
+        if not self.config.enabled:
+            self._bounce(toServerNamespace(stanza), "remote-server-not-found",
+                         "%s is on another server, and this server does not exchange "
+                         "messages with other servers" % (to.domain,))
+            return
         local = self._localDomainOf(stanza)
         if local is None:
             self._log.info("Dropped a stanza for {to} from no local domain", to=to)
@@ -163,11 +207,12 @@ class S2SManager:
             stream.sendServerStanza(converted)
             return
         if not route.connecting and self.reactor.seconds() < route.retryAt:
-            self._bounce(converted, route.lastCondition, "Recently failed to reach %s" % (to.domain,))
+            self._bounce(converted, route.lastCondition,
+                         "could not connect to %s a moment ago; not retrying yet" % (to.domain,))
             return
         if len(route.queue) >= self.config.queue_size:
             self._bounce(converted, "resource-constraint",
-                         "Too many stanzas waiting for %s" % (to.domain,))
+                         "too many messages are waiting for %s" % (to.domain,))
             return
         route.queue.append(converted)
         if not route.connecting:
@@ -241,7 +286,8 @@ class S2SManager:
             return await endpoint.connect(_OutFactory(lambda: build(directTLS)))
         targets = await resolveServer(remote, self.resolver)
         if not targets:
-            raise ConnectionError("%s has no XMPP service" % (remote,))
+            raise _Unreachable("%s has no XMPP service" % (remote,),
+                               "its DNS says it offers none")
         lastError = None
         for target in targets:
             endpoint = HostnameEndpoint(self.reactor, target.host, target.port,
@@ -256,14 +302,14 @@ class S2SManager:
                 lastError = e
                 self._log.info("s2s: cannot connect to {host}:{port} for {domain}: {error}",
                                host=target.host, port=target.port, domain=remote, error=e)
-        raise ConnectionError("cannot connect to %s: %s" % (remote, lastError))
+        raise _Unreachable("could not connect to %s" % (remote,), lastError)
 
     def _connectFailed(self, failure, route):
         if failure.check(defer.CancelledError):
             return None
         self._log.info("s2s: cannot reach {domain}: {error}", domain=route.remote,
-                       error=failure.getErrorMessage())
-        self._failRoute(route, "remote-server-not-found", failure.getErrorMessage())
+                       error=_reason(failure.value))
+        self._failRoute(route, "remote-server-not-found", _textFor(failure.value, route.remote))
         return None
 
     def _timedOut(self, route):
@@ -376,7 +422,8 @@ class S2SManager:
                 continue
             if route.connecting:
                 self._failRoute(route, "remote-server-not-found",
-                                "The connection to %s closed during setup" % (route.remote,))
+                                "the connection to %s closed while it was being set up"
+                                % (route.remote,))
             route.stream = None
             if route.idleTimer is not None and route.idleTimer.active():
                 route.idleTimer.cancel()
