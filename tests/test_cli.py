@@ -853,9 +853,9 @@ class ModulesTests(CommandTestCase):
         self.assertEqual(status, 1)
         self.assertIn("example.org  ping   XEP-0199\n", out)
         self.assertEqual(err.count("\n"), 1)
-        self.assertTrue(err.startswith("error: example.org: unknown module 'nosuch' "
-                                       "(installed: "), err)
-        self.assertIn("; example.org: unknown module 'other'", err)
+        self.assertTrue(err.startswith('error: hosts."example.org".modules[1]: unknown module '
+                                       "'nosuch' (installed: "), err)
+        self.assertIn('; hosts."example.org".modules[3]: unknown module \'other\'', err)
         self.assertIn("disco", err)
         self.assertIn("example.org  disco  ", out)
 

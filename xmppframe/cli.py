@@ -534,40 +534,28 @@ async def configCheck(invocation):
 def moduleListing(config, hosts):
     """
     The modules each of C{hosts} loads, dependencies included, in load
-    order, with their options checked against their schemas.
+    order, and what is wrong with them, as the server's own start-up check
+    (L{xmppframe.preflight.moduleProblems}) says it.
 
     @return: C{(rows, problems)}: rows of C{(host, module, xeps)}, and one
         message per unknown module, dependency cycle or bad option.
     """
-    from xmppframe.config import ConfigError, validateModuleOptions
     from xmppframe.modules import ModuleLoadError, availableModules, loadOrder
+    from xmppframe.preflight import moduleProblems
     factories = availableModules()
     rows = []
-    problems = []
     for host in hosts:
-        known = []
-        for name in host.modules:
-            if name in factories:
-                known.append(name)
-            else:
-                problems.append("%s: unknown module %r (installed: %s)" % (
-                    host.name, name, ", ".join(sorted(factories))))
+        known = [name for name in host.modules if name in factories]
         try:
             order = loadOrder(known, factories)
-        except ModuleLoadError as e:
-            problems.append("%s: %s" % (host.name, e))
+        except ModuleLoadError:
             continue
         for name in order:
-            factory = factories[name]
-            try:
-                validateModuleOptions(config, host.name, name, factory.optionSchema)
-            except ConfigError as e:
-                problems.append(str(e).removeprefix("config error: "))
-            xeps = ", ".join(factory.xeps) or "-"
+            xeps = ", ".join(factories[name].xeps) or "-"
             if name not in host.modules:
                 xeps += " (dependency)"
             rows.append((host.name, name, xeps))
-    return rows, problems
+    return rows, moduleProblems(config, factories, hosts)
 
 
 async def modulesList(invocation):

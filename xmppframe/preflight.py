@@ -213,16 +213,17 @@ def _readFile(path):
 
 # Modules.
 
-def moduleProblems(config, factories=None):
+def moduleProblems(config, factories=None, hosts=None):
     """
-    Each host's modules must be installed (or given in C{factories}), their
-    dependencies met, and their options valid by their own schemas.
+    Each host's modules (of C{hosts}, by default every host) must be
+    installed (or given in C{factories}), their dependencies met, and their
+    options valid by their own schemas.
     """
     from xmppframe.modules import ModuleLoadError, availableModules, loadOrder
     if factories is None:
         factories = availableModules()
     problems = []
-    for host in config.hosts:
+    for host in (config.hosts if hosts is None else hosts):
         known = []
         for index, name in enumerate(host.modules):
             if name in factories:
