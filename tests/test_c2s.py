@@ -179,6 +179,35 @@ class StreamErrorTests(StreamTestCase):
         self.assertIn(b"version='1.0'", data)
         self.assertNotIn(b"stream:error", data)
 
+    def test_higherMajorVersion(self):
+        """
+        RFC 6120 §4.7.5 and §4.9.3.25: a major version above ours (here
+        2.0) cannot interoperate, so the header is answered with ours and
+        C{unsupported-version}; the server keeps serving other clients.
+        """
+        stream, transport = self.connect()
+        stream.dataReceived(HEADER.replace(b"to='localhost' version='1.0'",
+                                           b"to='localhost' version='2.0'"))
+        data = transport.value()
+        self.assertIn(b"version='1.0'", data)
+        self.assertStreamError(transport, "unsupported-version")
+        other, otherTransport = self.connect()
+        other.dataReceived(HEADER)
+        self.assertIn(b"<stream:features>", otherTransport.value())
+        self.assertFalse(other.closing)
+
+    def test_secondHeaderBeforeAuthentication(self):
+        """
+        A second stream header inside the open stream (no restart was
+        negotiated) is a stream error, C{invalid-xml} (RFC 6120 §4.9.3.11,
+        Appendix A.1: <stream/> is not a child of <stream/>).
+        """
+        stream, transport = self.connect()
+        stream.dataReceived(HEADER)
+        self.output(transport)
+        stream.dataReceived(HEADER[len(b"<?xml version='1.0'?>"):])
+        self.assertStreamError(transport, "invalid-xml")
+
     def test_invalidNamespace(self):
         stream, transport = self.connect()
         stream.dataReceived(HEADER.replace(b"xmlns='jabber:client'", b"xmlns='jabber:server'"))
@@ -359,6 +388,23 @@ class NegotiationTests(StreamTestCase):
         delivered = etree.fromstring(self.output(bobTransport))
         self.assertEqual(delivered.get("from"), "alice@localhost/home")
         self.assertEqual(delivered.findtext("{jabber:client}body"), "hi")
+
+    def test_secondHeaderAfterAuthentication(self):
+        """
+        After the legitimate restarts (SASL success, RFC 6120 §6.4.6) and
+        binding, another stream header is C{invalid-xml} (§4.9.3.11), and
+        the other sessions go on.
+        """
+        stream, transport = self.login()
+        other, otherTransport = self.login(resource="work")
+        self.output(transport)
+        stream.dataReceived(HEADER[len(b"<?xml version='1.0'?>"):]
+                            + b"<message to='alice@localhost/work'><body>x</body></message>")
+        self.assertStreamError(transport, "invalid-xml")
+        self.assertFalse(other.closing)
+        self.output(otherTransport)
+        other.dataReceived(b"<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+        self.assertIn(b'id="p1"', otherTransport.value())
 
     def test_unknownTopLevelElementAfterBind(self):
         stream, transport = self.login()

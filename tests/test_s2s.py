@@ -226,6 +226,30 @@ class InboundStreamTests(unittest.TestCase):
         self.stream.dataReceived(HEADER.replace("to='a.test'", "to='c.test'").encode())
         self.assertEqual(self.streamError(), "host-unknown")
 
+    def test_higherMajorVersion(self):
+        """
+        RFC 6120 §4.7.5, §4.9.3.25: a peer whose header says version 2.0
+        gets C{unsupported-version}; a higher minor version is fine.
+        """
+        self.stream.dataReceived(HEADER.replace("a.test' version='1.0'", "a.test' version='2.0'").encode())
+        self.assertEqual(self.streamError(), "unsupported-version")
+        stream = S2SInStream(self.manager)
+        transport = StringTransport()
+        stream.makeConnection(transport)
+        stream.dataReceived(HEADER.replace("a.test' version='1.0'", "a.test' version='1.5'").encode())
+        self.assertNotIn(b"stream:error", transport.value())
+        self.assertIn(b"version='1.0'", transport.value())
+
+    def test_secondStreamHeader(self):
+        """
+        A second stream header inside an open stream is C{invalid-xml}
+        (RFC 6120 §4.9.3.11: a <stream/> inside <stream/> is invalid
+        against Appendix A.1).
+        """
+        self.open()
+        self.stream.dataReceived(HEADER[len("<?xml version='1.0'?>"):].encode())
+        self.assertEqual(self.streamError(), "invalid-xml")
+
     def test_verifyAnswered(self):
         """
         XEP-0220 §2.1.3: as the authoritative server, a db:verify gets

@@ -157,8 +157,10 @@ class C2SStream(XMLStream):
             if self.host is not None and host is not self.host:
                 raise StreamError("host-unknown", "A restarted stream must keep its host")
             self.host = host
-            if version is None or version < (1, 0):
-                # §4.7.5: this server speaks XMPP 1.0 streams only.
+            if version is None or version < (1, 0) or version[0] > 1:
+                # §4.7.5: this server speaks XMPP 1.0 streams only; a higher
+                # minor version (1.x) is answered with ours, a higher major
+                # one cannot interoperate (§4.9.3.25).
                 raise StreamError("unsupported-version", "XMPP 1.0 is required")
             features = self._features()
         except Exception:
