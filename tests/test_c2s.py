@@ -24,6 +24,8 @@ from xmppframe.streams.c2s import C2SStream
 from tests.fakes import CountingTransport, ThreadedClock
 
 
+NS_SASL_AUTH = "{urn:ietf:params:xml:ns:xmpp-sasl}auth"
+
 HEADER = (b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
           b"xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>")
 
@@ -307,6 +309,46 @@ class NegotiationTests(StreamTestCase):
         failure = etree.fromstring(self.output(transport))
         self.assertEqual(failure[0].tag, "{urn:ietf:params:xml:ns:xmpp-sasl}encryption-required")
         self.assertIsNone(stream.authenticated)
+
+    def test_saslBeforeMandatoryStartTLS(self):
+        """
+        With a TLS context, a mandatory STARTTLS is offered alone
+        (RFC 6120 §5.3.1); an <auth/> sent anyway gets the SASL failure
+        C{encryption-required} (§6.5.4), not a stream error, and the
+        client can still negotiate TLS on the same stream.
+        """
+        self.server, self.clock = makeServer(self, require_encryption=True)
+        self.server.prepareTLS()
+        stream, transport = self.connect()
+        stream.dataReceived(HEADER)
+        features = self.output(transport)
+        self.assertIn(b"starttls", features)
+        self.assertNotIn(b"mechanisms", features)
+        stream.dataReceived(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"
+                            b"AGFsaWNlAHdvbmRlcmxhbmQ=</auth>")
+        failure = etree.fromstring(self.output(transport))
+        self.assertEqual(failure.tag, "{urn:ietf:params:xml:ns:xmpp-sasl}failure")
+        self.assertEqual(failure[0].tag, "{urn:ietf:params:xml:ns:xmpp-sasl}encryption-required")
+        self.assertFalse(stream.closing)
+        self.assertIsNone(stream.authenticated)
+        # Only <auth/> is answered early: other SASL elements still end it.
+        self.assertIn((NS_SASL_AUTH), stream._handlers)
+        self.assertNotIn("{urn:ietf:params:xml:ns:xmpp-sasl}response", stream._handlers)
+
+    def test_saslBeforeMandatoryStartTLSRepeated(self):
+        """
+        Repeated attempts before TLS count as failures (§6.4.5): the
+        stream is closed after as many as any other failures.
+        """
+        self.server, self.clock = makeServer(self, require_encryption=True)
+        self.server.prepareTLS()
+        stream, transport = self.connect()
+        stream.dataReceived(HEADER)
+        self.output(transport)
+        for _ in range(5):
+            stream.dataReceived(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"
+                                b"AGFsaWNlAHdvbmRlcmxhbmQ=</auth>")
+        self.assertStreamError(transport, "policy-violation")
 
     def test_scramLoginAndBind(self):
         stream, transport = self.login()

@@ -210,6 +210,14 @@ class C2SStream(XMLStream):
         handlers = {}
         for responder in responders:
             if getattr(responder, "restrictsOthers", None) and responder.restrictsOthers(self):
+                # Only it is offered and handled; the others may still
+                # answer elements that come too early with their refusal
+                # (SASL's <auth/> before a mandatory STARTTLS).
+                for other in responders:
+                    early = getattr(other, "handlersWhileRestricted", None)
+                    if other is not responder and early is not None:
+                        for tag, handler in early(self).items():
+                            handlers[tag] = (other, handler)
                 responders = [responder]
                 break
         for responder in responders:

@@ -124,6 +124,18 @@ class SASLResponder:
         return {self.AUTH: self.handleAuth, self.RESPONSE: self.handleResponse,
                 self.ABORT: self.handleAbort}
 
+    def handlersWhileRestricted(self, stream):
+        """
+        What is handled while a mandatory STARTTLS is offered alone
+        (RFC 6120 §5.3.1): an C{<auth/>} then gets the SASL failure
+        C{encryption-required} (§6.5.4), counted like any failed attempt,
+        rather than ending the stream.  L{offerKey} covers it: it is
+        C{("unavailable", True)} exactly then.
+        """
+        if stream.authenticated is not None:
+            return {}
+        return {self.AUTH: self.handleAuth}
+
     def handleAuth(self, stream, element):
         state = stream.saslState
         if state.get("busy"):
