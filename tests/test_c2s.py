@@ -408,6 +408,45 @@ class NegotiationTests(StreamTestCase):
         # authenticate but do not bind: reuse login's steps up to bind
         self.assertTrue(stream.jid.resource)
 
+    def test_iqWithoutId(self):
+        """
+        RFC 6120 §8.1.3, §8.2.3 rule 1: an iq must have an id; one without
+        gets the stanza error C{bad-request} (§8.3.3.1), before and after
+        binding (the legacy session iq included), and the stream goes on.
+        """
+        stream, transport = self.login()
+        for iq in (b"<iq type='get' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>",
+                   b"<iq type='set'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>"):
+            self.output(transport)
+            stream.dataReceived(iq)
+            reply = etree.fromstring(self.output(transport))
+            self.assertEqual(reply.get("type"), "error")
+            # §8.3.1 rule 3: an iq error has an id, empty for a request
+            # that had none.
+            self.assertEqual(reply.get("id"), "")
+            self.assertIsNotNone(reply.find(
+                "{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}bad-request"))
+        self.assertFalse(stream.closing)
+
+    def test_bindWithoutId(self):
+        """
+        The same for the bind request (RFC 6120 §7, §8.2.3): C{bad-request},
+        nothing bound, and a bind with an id still works.
+        """
+        stream, transport, client, response = self.scramResponse()
+        stream.dataReceived(response)
+        self.output(transport)
+        stream.dataReceived(HEADER)
+        self.output(transport)
+        stream.dataReceived(b"<iq type='set'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
+        reply = etree.fromstring(self.output(transport))
+        self.assertEqual(reply.get("type"), "error")
+        self.assertIsNotNone(reply.find(
+            "{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}bad-request"))
+        self.assertIsNone(stream.jid.resource)
+        stream.dataReceived(b"<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
+        self.assertEqual(etree.fromstring(self.output(transport)).get("type"), "result")
+
     def test_legacySessionIQ(self):
         """
         RFC 3921 §3: old clients establish a session after binding.

@@ -264,7 +264,7 @@ class C2SStream(XMLStream):
                 self.close("internal-server-error")
             return
         if tag == _IQ and len(stanza) == 1 and stanza[0].tag == _SESSION_IQ:
-            if stanza.get("type") == "set":
+            if stanza.get("type") == "set" and stanza.get("id") is not None:
                 # RFC 3921 §3: the session is established by binding alone.
                 reply = iqResult(stanza)
                 if "to" in reply.attrib:

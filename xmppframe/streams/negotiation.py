@@ -300,6 +300,11 @@ class BindResponder:
             # §7.1: no stanzas before a resource is bound.
             stream.close("not-authorized", "Bind a resource first")
             return
+        if iq.get("id") is None:
+            # §8.1.3, §8.2.3 rule 1: an iq must have an id.
+            stream.sendElement(errorReply(iq, StanzaError(
+                "bad-request", text="An iq needs an 'id' attribute")))
+            return
         requested = None
         for child in iq[0]:
             if child.tag == self.RESOURCE:
