@@ -260,6 +260,60 @@ class StreamErrorTests(StreamTestCase):
         self.clock.advance(self.server.config.c2s.auth_timeout)
         self.assertStreamError(transport, "connection-timeout")
 
+    def test_silentConnectionClosed(self):
+        """
+        A connection that sends nothing is closed with C{connection-timeout}
+        (RFC 6120 §4.9.3.4) once C{header_timeout} has passed, well before
+        the authentication timeout; our header goes first (§4.9.1.1).
+        """
+        self.server, self.clock = makeServer(self, auth_timeout=300.0, header_timeout=30.0)
+        stream, transport = self.connect()
+        self.clock.advance(29.9)
+        self.assertFalse(stream.closing)
+        self.clock.advance(0.2)
+        data = transport.value()
+        self.assertTrue(data.startswith(b"<?xml version='1.0'?><stream:stream"), data)
+        self.assertStreamError(transport, "connection-timeout")
+
+    def test_halfHeaderClosed(self):
+        """
+        Half a stream header, however slowly it trickles in, does not keep
+        the connection: the time runs from the connection, not from the
+        last byte.
+        """
+        self.server, self.clock = makeServer(self, auth_timeout=300.0, header_timeout=30.0)
+        stream, transport = self.connect()
+        for i in range(0, 80, 2):
+            stream.dataReceived(HEADER[i:i + 2])
+            self.clock.advance(1.0)
+            if stream.closing:
+                break
+        self.assertStreamError(transport, "connection-timeout")
+
+    def test_completeHeaderStopsTimer(self):
+        """
+        Once the header is complete, only the authentication timeout is
+        left; after a restart (SASL success, §6.4.6) the new header is
+        awaited for C{header_timeout} again.
+        """
+        self.server, self.clock = makeServer(self, auth_timeout=300.0, header_timeout=30.0)
+
+        def loggedIn(_):
+            stream, transport, client, response = self.scramResponse()
+            self.clock.advance(60.0)
+            self.assertFalse(stream.closing)
+            stream.dataReceived(response)
+            self.output(transport)
+            self.clock.advance(29.0)
+            self.assertFalse(stream.closing)
+            self.clock.advance(1.5)
+            self.assertStreamError(transport, "connection-timeout")
+
+        d = self.server.storage.open()
+        d.addCallback(lambda _: self.server.hosts["localhost"].auth.createUser(
+            "alice", "wonderland"))
+        return d.addCallback(loggedIn)
+
     def test_whitespaceKeepalive(self):
         stream, transport = self.connect()
         stream.dataReceived(HEADER)

@@ -226,6 +226,24 @@ class InboundStreamTests(unittest.TestCase):
         self.stream.dataReceived(HEADER.replace("to='a.test'", "to='c.test'").encode())
         self.assertEqual(self.streamError(), "host-unknown")
 
+    def test_silentPeerClosed(self):
+        """
+        A peer server that sends no complete stream header within
+        C{header_timeout} is closed with C{connection-timeout}
+        (RFC 6120 §4.9.3.4).
+        """
+        self.stream.dataReceived(HEADER.encode()[:50])
+        self.clock.advance(self.server.config.s2s.header_timeout - 0.1)
+        self.assertFalse(self.stream.closing)
+        self.clock.advance(0.2)
+        self.assertEqual(self.streamError(), "connection-timeout")
+        self.assertTrue(self.stream.closing)
+
+    def test_headerInTime(self):
+        self.open()
+        self.clock.advance(self.server.config.s2s.header_timeout + 1)
+        self.assertFalse(self.stream.closing)
+
     def test_higherMajorVersion(self):
         """
         RFC 6120 §4.7.5, §4.9.3.25: a peer whose header says version 2.0

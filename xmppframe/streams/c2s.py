@@ -100,7 +100,7 @@ class C2SStream(XMLStream):
         self.peerHost = getattr(peer, "host", str(peer))
         self._startParsing(NS.CLIENT, self.config.max_stanza_size,
                            self.config.read_rate, self.config.read_burst,
-                           self.config.max_pending)
+                           self.config.max_pending, self.config.header_timeout)
         self._lastData = self.reactor.seconds()
         self._timers["auth"] = self.callLater(self.config.auth_timeout, self._authTimedOut)
         if self.config.idle_timeout > 0:
@@ -326,7 +326,7 @@ class C2SStream(XMLStream):
     def _restart(self):
         self._headerSent = False
         self._handlers = {}
-        self._parser.reset()
+        self._resetParser()
 
     # ISession
 

@@ -307,7 +307,7 @@ class _S2SStream(XMLStream):
         self.peerHost = "%s:%s" % (getattr(peer, "host", peer), getattr(peer, "port", ""))
         self._startParsing(NS.SERVER, self.config.max_stanza_size,
                            self.config.read_rate, self.config.read_burst,
-                           self.config.max_pending)
+                           self.config.max_pending, self.config.header_timeout)
 
     def connectionLost(self, reason):
         XMLStream.connectionLost(self, reason)
@@ -327,7 +327,7 @@ class _S2SStream(XMLStream):
 
     def _restart(self):
         self._headerSent = False
-        self._parser.reset()
+        self._resetParser()
 
 
 @implementer(ISession)
