@@ -421,6 +421,43 @@ class NegotiationTests(StreamTestCase):
         self.assertEqual(failure[0].tag, "{urn:ietf:params:xml:ns:xmpp-sasl}not-authorized")
         self.assertIsNone(stream.authenticated)
 
+    def answerDelay(self, stream, transport, data, limit=60.0):
+        """
+        Send C{data} and return how long, on the clock, its answer took.
+        """
+        stream.dataReceived(data)
+        waited = 0.0
+        while not transport.value() and waited < limit:
+            self.clock.advance(0.25)
+            waited += 0.25
+        return waited
+
+    def test_guessesSlowedDespiteOwnLogins(self):
+        """
+        RFC 6120 §13.5: an attacker with an account of its own, logging
+        into it between guesses at alice's password from the same address,
+        gets ever later answers to its guesses; alice's correct password
+        is still answered at once (no lockout).
+        """
+        from xmppframe.streams.throttle import AuthFailureThrottle
+        self.server.context.authThrottle = AuthFailureThrottle(self.clock, delay=1.0,
+                                                               maxDelay=30.0)
+        d = self.server.hosts["localhost"].auth.createUser("mallory", "own")
+
+        def attack(_):
+            delays = []
+            for _ in range(4):
+                stream, transport, _, response = self.scramResponse("alice", "guess")
+                delays.append(self.answerDelay(stream, transport, response))
+                self.assertIn(b"not-authorized", transport.value())
+                self.login("mallory", "own")
+            self.assertEqual(delays, [1.0, 2.0, 4.0, 8.0])
+            stream, transport, _, response = self.scramResponse("alice", "wonderland")
+            stream.dataReceived(response)
+            self.assertIn(b"<success", transport.value())
+
+        return d.addCallback(attack)
+
     def test_incorrectEncoding(self):
         stream, transport = self.connect()
         stream.dataReceived(HEADER)

@@ -71,7 +71,8 @@ class SASLResponder:
     SASL authentication (RFC 6120 §6.4).
 
     Failures are answered after the delay the server's
-    L{AuthFailureThrottle} gives for the peer's address, and a stream that
+    L{AuthFailureThrottle} gives for the peer's address and the account the
+    attempt named, and a stream that
     fails C{maxAttempts} times is closed with C{policy-violation} (§6.4.5).
     """
 
@@ -192,7 +193,8 @@ class SASLResponder:
             stream.sendBytes(_SASL_CHALLENGE % (base64.b64encode(result.data),))
             return
         state.clear()
-        stream.context.authThrottle.succeeded(stream.peerHost)
+        stream.context.authThrottle.succeeded(
+            stream.peerHost, _throttleAccount(stream, result.username))
         if result.data:
             stream.sendBytes(_SASL_SUCCESS % (base64.b64encode(result.data),))
         else:
@@ -212,10 +214,12 @@ class SASLResponder:
         stream once there have been too many (§6.4.5).
         """
         state = stream.saslState
+        mechanism = state.get("mechanism")
         state.clear()
         stream.saslFailures += 1
         if failure.condition in ("not-authorized", "invalid-authzid"):
-            delay = stream.context.authThrottle.failed(stream.peerHost)
+            delay = stream.context.authThrottle.failed(
+                stream.peerHost, _throttleAccount(stream, getattr(mechanism, "username", None)))
         else:
             delay = 0
         state["busy"] = True
@@ -242,6 +246,15 @@ class SASLResponder:
             text.set(NS.qname(NS.XML, "lang"), "en")
             text.text = failure.text
         stream.sendElement(element)
+
+
+def _throttleAccount(stream, username):
+    """
+    The account an attempt named, as the login throttle counts it.
+    """
+    if username is None or stream.host is None:
+        return None
+    return "%s@%s" % (username, stream.host.name)
 
 
 # Challenges and successes carry only base64 (RFC 6120 §6.4.3, §6.4.6),
