@@ -15,13 +15,15 @@ from xmppframe.events import outboundEvent
 from xmppframe.interfaces import IModule
 from xmppframe.api.module import Module, ModuleAPI
 from xmppframe.modules.caps import (
-    CAPS, MalformedInfo, CapsModule, DiscoInfo, readDiscoInfo, verificationString)
+    MalformedInfo, CapsModule, DiscoInfo, readDiscoInfo, verificationString)
 from xmppframe.modules.disco import DiscoModule
 from xmppframe.router import Router
 from xmppframe.session import SessionManager
 from xmppframe.xml import namespaces as NS
 
 from tests.fakes import FakeSession, makeHost, parse, stanzaErrorCondition
+
+CAPS = NS.CAPS
 
 MUC = "http://jabber.org/protocol/muc"
 SIMPLE_FEATURES = (CAPS, NS.DISCO_INFO, NS.DISCO_ITEMS, MUC)
