@@ -72,8 +72,8 @@ class SASLResponder:
 
     Failures are answered after the delay the server's
     L{AuthFailureThrottle} gives for the peer's address and the account the
-    attempt named, and a stream that
-    fails C{maxAttempts} times is closed with C{policy-violation} (§6.4.5).
+    attempt named, and a stream that fails C{maxAttempts} times is closed
+    with C{policy-violation} (§6.4.5).
     """
 
     AUTH = NS.qname(NS.SASL, "auth")
