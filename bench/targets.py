@@ -194,8 +194,12 @@ class XmppframeTarget(_Target):
         # The generator sends as fast as the server reads: measure the
         # server's cost, not its flood limit (Prosody limits nothing by
         # default either).  Older commits have no such setting.
-        unshaped = ("read_rate = 0\n"
-                    if "read_rate" in {f.name for f in dataclasses.fields(C2SConfig)} else "")
+        fields = {f.name for f in dataclasses.fields(C2SConfig)}
+        unshaped = "read_rate = 0\n" if "read_rate" in fields else ""
+        # As auth_timeout: a load run may hold connections a long time
+        # before they log in.  Older commits have no such setting.
+        if "header_timeout" in fields:
+            unshaped += "header_timeout = 600.0\n"
         with open(self.config, "w") as f:
             f.write('data_dir = "data"\n')
             if "s2s" in sections:

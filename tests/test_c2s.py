@@ -25,6 +25,8 @@ from xmppframe.streams.c2s import C2SStream
 from tests.fakes import CountingTransport, ThreadedClock
 
 
+NS_SASL_AUTH = "{urn:ietf:params:xml:ns:xmpp-sasl}auth"
+
 HEADER = (b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
           b"xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>")
 
@@ -180,6 +182,35 @@ class StreamErrorTests(StreamTestCase):
         self.assertIn(b"version='1.0'", data)
         self.assertNotIn(b"stream:error", data)
 
+    def test_higherMajorVersion(self):
+        """
+        RFC 6120 §4.7.5 and §4.9.3.25: a major version above ours (here
+        2.0) cannot interoperate, so the header is answered with ours and
+        C{unsupported-version}; the server keeps serving other clients.
+        """
+        stream, transport = self.connect()
+        stream.dataReceived(HEADER.replace(b"to='localhost' version='1.0'",
+                                           b"to='localhost' version='2.0'"))
+        data = transport.value()
+        self.assertIn(b"version='1.0'", data)
+        self.assertStreamError(transport, "unsupported-version")
+        other, otherTransport = self.connect()
+        other.dataReceived(HEADER)
+        self.assertIn(b"<stream:features>", otherTransport.value())
+        self.assertFalse(other.closing)
+
+    def test_secondHeaderBeforeAuthentication(self):
+        """
+        A second stream header inside the open stream (no restart was
+        negotiated) is a stream error, C{invalid-xml} (RFC 6120 §4.9.3.11,
+        Appendix A.1: <stream/> is not a child of <stream/>).
+        """
+        stream, transport = self.connect()
+        stream.dataReceived(HEADER)
+        self.output(transport)
+        stream.dataReceived(HEADER[len(b"<?xml version='1.0'?>"):])
+        self.assertStreamError(transport, "invalid-xml")
+
     def test_invalidNamespace(self):
         stream, transport = self.connect()
         stream.dataReceived(HEADER.replace(b"xmlns='jabber:client'", b"xmlns='jabber:server'"))
@@ -229,6 +260,60 @@ class StreamErrorTests(StreamTestCase):
         self.output(transport)
         self.clock.advance(self.server.config.c2s.auth_timeout)
         self.assertStreamError(transport, "connection-timeout")
+
+    def test_silentConnectionClosed(self):
+        """
+        A connection that sends nothing is closed with C{connection-timeout}
+        (RFC 6120 §4.9.3.4) once C{header_timeout} has passed, well before
+        the authentication timeout; our header goes first (§4.9.1.1).
+        """
+        self.server, self.clock = makeServer(self, auth_timeout=300.0, header_timeout=30.0)
+        stream, transport = self.connect()
+        self.clock.advance(29.9)
+        self.assertFalse(stream.closing)
+        self.clock.advance(0.2)
+        data = transport.value()
+        self.assertTrue(data.startswith(b"<?xml version='1.0'?><stream:stream"), data)
+        self.assertStreamError(transport, "connection-timeout")
+
+    def test_halfHeaderClosed(self):
+        """
+        Half a stream header, however slowly it trickles in, does not keep
+        the connection: the time runs from the connection, not from the
+        last byte.
+        """
+        self.server, self.clock = makeServer(self, auth_timeout=300.0, header_timeout=30.0)
+        stream, transport = self.connect()
+        for i in range(0, 80, 2):
+            stream.dataReceived(HEADER[i:i + 2])
+            self.clock.advance(1.0)
+            if stream.closing:
+                break
+        self.assertStreamError(transport, "connection-timeout")
+
+    def test_completeHeaderStopsTimer(self):
+        """
+        Once the header is complete, only the authentication timeout is
+        left; after a restart (SASL success, §6.4.6) the new header is
+        awaited for C{header_timeout} again.
+        """
+        self.server, self.clock = makeServer(self, auth_timeout=300.0, header_timeout=30.0)
+
+        def loggedIn(_):
+            stream, transport, client, response = self.scramResponse()
+            self.clock.advance(60.0)
+            self.assertFalse(stream.closing)
+            stream.dataReceived(response)
+            self.output(transport)
+            self.clock.advance(29.0)
+            self.assertFalse(stream.closing)
+            self.clock.advance(1.5)
+            self.assertStreamError(transport, "connection-timeout")
+
+        d = self.server.storage.open()
+        d.addCallback(lambda _: self.server.hosts["localhost"].auth.createUser(
+            "alice", "wonderland"))
+        return d.addCallback(loggedIn)
 
     def test_whitespaceKeepalive(self):
         stream, transport = self.connect()
@@ -280,6 +365,46 @@ class NegotiationTests(StreamTestCase):
         self.assertEqual(failure[0].tag, "{urn:ietf:params:xml:ns:xmpp-sasl}encryption-required")
         self.assertIsNone(stream.authenticated)
 
+    def test_saslBeforeMandatoryStartTLS(self):
+        """
+        With a TLS context, a mandatory STARTTLS is offered alone
+        (RFC 6120 §5.3.1); an <auth/> sent anyway gets the SASL failure
+        C{encryption-required} (§6.5.4), not a stream error, and the
+        client can still negotiate TLS on the same stream.
+        """
+        self.server, self.clock = makeServer(self, require_encryption=True)
+        self.server.prepareTLS()
+        stream, transport = self.connect()
+        stream.dataReceived(HEADER)
+        features = self.output(transport)
+        self.assertIn(b"starttls", features)
+        self.assertNotIn(b"mechanisms", features)
+        stream.dataReceived(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"
+                            b"AGFsaWNlAHdvbmRlcmxhbmQ=</auth>")
+        failure = etree.fromstring(self.output(transport))
+        self.assertEqual(failure.tag, "{urn:ietf:params:xml:ns:xmpp-sasl}failure")
+        self.assertEqual(failure[0].tag, "{urn:ietf:params:xml:ns:xmpp-sasl}encryption-required")
+        self.assertFalse(stream.closing)
+        self.assertIsNone(stream.authenticated)
+        # Only <auth/> is answered early: other SASL elements still end it.
+        self.assertIn((NS_SASL_AUTH), stream._handlers)
+        self.assertNotIn("{urn:ietf:params:xml:ns:xmpp-sasl}response", stream._handlers)
+
+    def test_saslBeforeMandatoryStartTLSRepeated(self):
+        """
+        Repeated attempts before TLS count as failures (§6.4.5): the
+        stream is closed after as many as any other failures.
+        """
+        self.server, self.clock = makeServer(self, require_encryption=True)
+        self.server.prepareTLS()
+        stream, transport = self.connect()
+        stream.dataReceived(HEADER)
+        self.output(transport)
+        for _ in range(5):
+            stream.dataReceived(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"
+                                b"AGFsaWNlAHdvbmRlcmxhbmQ=</auth>")
+        self.assertStreamError(transport, "policy-violation")
+
     def test_scramLoginAndBind(self):
         stream, transport = self.login()
         self.assertEqual(str(stream.jid), "alice@localhost/home")
@@ -296,6 +421,43 @@ class NegotiationTests(StreamTestCase):
         self.assertEqual(failure.tag, "{urn:ietf:params:xml:ns:xmpp-sasl}failure")
         self.assertEqual(failure[0].tag, "{urn:ietf:params:xml:ns:xmpp-sasl}not-authorized")
         self.assertIsNone(stream.authenticated)
+
+    def answerDelay(self, stream, transport, data, limit=60.0):
+        """
+        Send C{data} and return how long, on the clock, its answer took.
+        """
+        stream.dataReceived(data)
+        waited = 0.0
+        while not transport.value() and waited < limit:
+            self.clock.advance(0.25)
+            waited += 0.25
+        return waited
+
+    def test_guessesSlowedDespiteOwnLogins(self):
+        """
+        RFC 6120 §13.5: an attacker with an account of its own, logging
+        into it between guesses at alice's password from the same address,
+        gets ever later answers to its guesses; alice's correct password
+        is still answered at once (no lockout).
+        """
+        from xmppframe.streams.throttle import AuthFailureThrottle
+        self.server.context.authThrottle = AuthFailureThrottle(self.clock, delay=1.0,
+                                                               maxDelay=30.0)
+        d = self.server.hosts["localhost"].auth.createUser("mallory", "own")
+
+        def attack(_):
+            delays = []
+            for _ in range(4):
+                stream, transport, _, response = self.scramResponse("alice", "guess")
+                delays.append(self.answerDelay(stream, transport, response))
+                self.assertIn(b"not-authorized", transport.value())
+                self.login("mallory", "own")
+            self.assertEqual(delays, [1.0, 2.0, 4.0, 8.0])
+            stream, transport, _, response = self.scramResponse("alice", "wonderland")
+            stream.dataReceived(response)
+            self.assertIn(b"<success", transport.value())
+
+        return d.addCallback(attack)
 
     def test_incorrectEncoding(self):
         stream, transport = self.connect()
@@ -338,6 +500,45 @@ class NegotiationTests(StreamTestCase):
         # authenticate but do not bind: reuse login's steps up to bind
         self.assertTrue(stream.jid.resource)
 
+    def test_iqWithoutId(self):
+        """
+        RFC 6120 §8.1.3, §8.2.3 rule 1: an iq must have an id; one without
+        gets the stanza error C{bad-request} (§8.3.3.1), before and after
+        binding (the legacy session iq included), and the stream goes on.
+        """
+        stream, transport = self.login()
+        for iq in (b"<iq type='get' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>",
+                   b"<iq type='set'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>"):
+            self.output(transport)
+            stream.dataReceived(iq)
+            reply = etree.fromstring(self.output(transport))
+            self.assertEqual(reply.get("type"), "error")
+            # §8.3.1 rule 3: an iq error has an id, empty for a request
+            # that had none.
+            self.assertEqual(reply.get("id"), "")
+            self.assertIsNotNone(reply.find(
+                "{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}bad-request"))
+        self.assertFalse(stream.closing)
+
+    def test_bindWithoutId(self):
+        """
+        The same for the bind request (RFC 6120 §7, §8.2.3): C{bad-request},
+        nothing bound, and a bind with an id still works.
+        """
+        stream, transport, client, response = self.scramResponse()
+        stream.dataReceived(response)
+        self.output(transport)
+        stream.dataReceived(HEADER)
+        self.output(transport)
+        stream.dataReceived(b"<iq type='set'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
+        reply = etree.fromstring(self.output(transport))
+        self.assertEqual(reply.get("type"), "error")
+        self.assertIsNotNone(reply.find(
+            "{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}bad-request"))
+        self.assertIsNone(stream.jid.resource)
+        stream.dataReceived(b"<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
+        self.assertEqual(etree.fromstring(self.output(transport)).get("type"), "result")
+
     def test_legacySessionIQ(self):
         """
         RFC 3921 §3: old clients establish a session after binding.
@@ -360,6 +561,23 @@ class NegotiationTests(StreamTestCase):
         delivered = etree.fromstring(self.output(bobTransport))
         self.assertEqual(delivered.get("from"), "alice@localhost/home")
         self.assertEqual(delivered.findtext("{jabber:client}body"), "hi")
+
+    def test_secondHeaderAfterAuthentication(self):
+        """
+        After the legitimate restarts (SASL success, RFC 6120 §6.4.6) and
+        binding, another stream header is C{invalid-xml} (§4.9.3.11), and
+        the other sessions go on.
+        """
+        stream, transport = self.login()
+        other, otherTransport = self.login(resource="work")
+        self.output(transport)
+        stream.dataReceived(HEADER[len(b"<?xml version='1.0'?>"):]
+                            + b"<message to='alice@localhost/work'><body>x</body></message>")
+        self.assertStreamError(transport, "invalid-xml")
+        self.assertFalse(other.closing)
+        self.output(otherTransport)
+        other.dataReceived(b"<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+        self.assertIn(b'id="p1"', otherTransport.value())
 
     def test_unknownTopLevelElementAfterBind(self):
         stream, transport = self.login()

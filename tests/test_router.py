@@ -278,6 +278,34 @@ class AddressErrorTests(RouterTestCase):
                               "<a xmlns='urn:x'/><b xmlns='urn:x'/></iq>")
         self.assertOneError(self.alice, "bad-request", id="i2")
 
+    def test_iqWithoutId(self):
+        """
+        RFC 6120 §8.1.3 and §8.2.3 rule 1: an iq must have an id.  One
+        without is answered with the stanza error C{bad-request}
+        (§8.3.3.1), whose id is empty (§8.3.1 rule 3), and goes nowhere
+        else; the sender's next iq is handled as usual.
+        """
+        handled = self.hook(iqEvent("get", "host", PING))
+        self.send(self.alice, "<iq type='get' to='example.org'><ping xmlns='urn:xmpp:ping'/></iq>")
+        reply = self.assertOneError(self.alice, "bad-request")
+        # §8.3.1 rule 3: an iq error has an id, empty for a request that
+        # had none.
+        self.assertEqual(reply.get("id"), "")
+        self.assertEqual(handled, [])
+        self.send(self.alice, "<iq type='get' id='i2' to='example.org'>"
+                              "<ping xmlns='urn:xmpp:ping'/></iq>")
+        self.assertEqual(len(handled), 1)
+
+    def test_iqResultWithoutId(self):
+        """
+        A result without an id answers nothing (§8.2.3): C{bad-request};
+        an error without one is dropped, never answered (§8.3.1).
+        """
+        self.send(self.alice, "<iq type='result' to='bob@example.org/home'/>")
+        self.assertEqual(self.assertOneError(self.alice, "bad-request").get("id"), "")
+        self.send(self.alice, "<iq type='error' to='bob@example.org/home'/>")
+        self.assertNothingSent(self.alice)
+
     def test_unsupportedStanza(self):
         """
         RFC 6120 §4.9.3.24: a top-level element that is not a stanza ends

@@ -226,6 +226,48 @@ class InboundStreamTests(unittest.TestCase):
         self.stream.dataReceived(HEADER.replace("to='a.test'", "to='c.test'").encode())
         self.assertEqual(self.streamError(), "host-unknown")
 
+    def test_silentPeerClosed(self):
+        """
+        A peer server that sends no complete stream header within
+        C{header_timeout} is closed with C{connection-timeout}
+        (RFC 6120 §4.9.3.4).
+        """
+        self.stream.dataReceived(HEADER.encode()[:50])
+        self.clock.advance(self.server.config.s2s.header_timeout - 0.1)
+        self.assertFalse(self.stream.closing)
+        self.clock.advance(0.2)
+        self.assertEqual(self.streamError(), "connection-timeout")
+        self.assertTrue(self.stream.closing)
+
+    def test_headerInTime(self):
+        self.open()
+        self.clock.advance(self.server.config.s2s.header_timeout + 1)
+        self.assertFalse(self.stream.closing)
+
+    def test_higherMajorVersion(self):
+        """
+        RFC 6120 §4.7.5, §4.9.3.25: a peer whose header says version 2.0
+        gets C{unsupported-version}; a higher minor version is fine.
+        """
+        self.stream.dataReceived(HEADER.replace("a.test' version='1.0'", "a.test' version='2.0'").encode())
+        self.assertEqual(self.streamError(), "unsupported-version")
+        stream = S2SInStream(self.manager)
+        transport = StringTransport()
+        stream.makeConnection(transport)
+        stream.dataReceived(HEADER.replace("a.test' version='1.0'", "a.test' version='1.5'").encode())
+        self.assertNotIn(b"stream:error", transport.value())
+        self.assertIn(b"version='1.0'", transport.value())
+
+    def test_secondStreamHeader(self):
+        """
+        A second stream header inside an open stream is C{invalid-xml}
+        (RFC 6120 §4.9.3.11: a <stream/> inside <stream/> is invalid
+        against Appendix A.1).
+        """
+        self.open()
+        self.stream.dataReceived(HEADER[len("<?xml version='1.0'?>"):].encode())
+        self.assertEqual(self.streamError(), "invalid-xml")
+
     def test_verifyAnswered(self):
         """
         XEP-0220 §2.1.3: as the authoritative server, a db:verify gets

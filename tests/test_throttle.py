@@ -118,3 +118,81 @@ class AuthFailureThrottleTests(unittest.TestCase):
         for _ in range(2000):
             delay = throttle.failed("a")
         self.assertEqual(delay, 2.0 ** 32)
+
+
+class AccountThrottleTests(unittest.TestCase):
+    """
+    Failures are counted per account as well as per address, and a success
+    forgives only the account that logged in (RFC 6120 §13.5).
+    """
+
+    def setUp(self):
+        self.clock = task.Clock()
+        self.throttle = AuthFailureThrottle(
+            self.clock, delay=1.0, maxDelay=30.0, forgetAfter=600.0, maxEntries=100,
+            accountAllowance=3)
+
+    def test_ownLoginsDoNotForgiveGuesses(self):
+        """
+        An attacker that logs into its own account between guesses at
+        another's password, from the same address, keeps the delays of
+        its guesses growing (the success used to clear the address).
+        """
+        delays = []
+        for _ in range(5):
+            delays.append(self.throttle.failed("192.0.2.1", "victim@example.org"))
+            self.throttle.succeeded("192.0.2.1", "mallory@example.org")
+        self.assertEqual(delays, [1.0, 2.0, 4.0, 8.0, 16.0])
+        self.assertEqual(self.throttle.failures("192.0.2.1"), 5)
+
+    def test_ownTyposForgiven(self):
+        """
+        A user who mistyped and then got in starts over, and so does its
+        account; other accounts' failures from the address remain.
+        """
+        self.throttle.failed("192.0.2.1", "other@example.org")
+        self.throttle.failed("192.0.2.1", "alice@example.org")
+        self.throttle.failed("192.0.2.1", "alice@example.org")
+        self.throttle.succeeded("192.0.2.1", "alice@example.org")
+        self.assertEqual(self.throttle.failures("192.0.2.1"), 1)
+        self.assertEqual(self.throttle.accountFailures("alice@example.org"), 0)
+        self.assertEqual(self.throttle.failed("192.0.2.1", "alice@example.org"), 2.0)
+
+    def test_guessesFromManyAddresses(self):
+        """
+        Failures naming one account from many addresses slow that account's
+        further failures down after the allowance, doubling up to the cap,
+        whatever address they come from.
+        """
+        delays = [self.throttle.failed("10.0.0.%d" % (i,), "victim@example.org")
+                  for i in range(12)]
+        self.assertEqual(delays[:3], [1.0, 1.0, 1.0])
+        self.assertEqual(delays[3:9], [1.0, 2.0, 4.0, 8.0, 16.0, 30.0])
+        self.assertEqual(max(delays), 30.0)
+        self.assertEqual(self.throttle.accountFailures("victim@example.org"), 12)
+        # Another account from a fresh address is not slowed.
+        self.assertEqual(self.throttle.failed("10.0.1.1", "bob@example.org"), 1.0)
+
+    def test_victimSuccessClearsAccount(self):
+        for i in range(8):
+            self.throttle.failed("10.0.0.%d" % (i,), "victim@example.org")
+        self.throttle.succeeded("198.51.100.1", "victim@example.org")
+        self.assertEqual(self.throttle.accountFailures("victim@example.org"), 0)
+        # The guessers' addresses are not forgiven by the victim's success.
+        self.assertEqual(self.throttle.failures("10.0.0.1"), 1)
+
+    def test_accountsForgotten(self):
+        for i in range(8):
+            self.throttle.failed("10.0.0.%d" % (i,), "victim@example.org")
+        self.clock.advance(600.5)
+        self.assertEqual(self.throttle.accountFailures("victim@example.org"), 0)
+
+    def test_boundedTables(self):
+        """
+        Made-up user names and addresses cannot grow the tables.
+        """
+        for i in range(300):
+            self.throttle.failed("10.%d.%d.1" % (i // 256, i % 256), "u%d@example.org" % (i,))
+        self.assertEqual(len(self.throttle._failures), 100)
+        self.assertEqual(len(self.throttle._pairs), 100)
+        self.assertEqual(len(self.throttle._accounts), 100)

@@ -544,3 +544,31 @@ class StreamErrorTests(unittest.TestCase):
         self.assertStreamError(
             "policy-violation", HEADER, b"<message><body>" + b"w" * 200 + b"</body></message>",
             maxStanzaSize=100)
+
+    def test_secondStreamHeader(self):
+        """
+        A second stream header inside the open stream, which is not a
+        restart (those start a new document, L{StreamParser.reset}), is
+        refused at its start tag: a C{<stream/>} child of C{<stream/>} is
+        invalid against RFC 6120 Appendix A.1, so C{invalid-xml}
+        (§4.9.3.11), before it can swallow the stanzas that follow.
+        """
+        c = self.assertStreamError("invalid-xml", HEADER, MESSAGE, BARE_HEADER)
+        self.assertEqual(len(c.headers), 1)
+        self.assertEqual(len(c.elements), 1)
+
+    def test_secondStreamHeaderSplit(self):
+        """
+        The same, with the second header arriving in pieces and followed
+        by a stanza in the same read.
+        """
+        self.assertStreamError("invalid-xml", HEADER, BARE_HEADER[:20],
+                               BARE_HEADER[20:] + MESSAGE)
+
+    def test_secondHeaderWithDeclaration(self):
+        """
+        With an XML declaration in front, the second header is not
+        well-formed (XML 1.0 §2.8: the declaration comes only first;
+        RFC 6120 §4.9.3.13).
+        """
+        self.assertStreamError("not-well-formed", HEADER, HEADER)

@@ -541,6 +541,7 @@ class C2SConfig(_Validated):
     require_encryption: bool = _setting(_Boolean(), True)
     max_stanza_size: int = _setting(_Integer(), 262144, _positive)
     auth_timeout: float = _setting(_Number(), 60.0, _positive)
+    header_timeout: float = _setting(_Number(), 30.0, _positive)
     idle_timeout: float = _setting(_Number(), 0.0, _atLeast(0))
     close_grace: float = _setting(_Number(), 2.0, _atLeast(0))
     read_rate: int = _setting(_Integer(), 32768, _atLeast(0))
@@ -626,7 +627,8 @@ class S2SConfig(_Validated):
     domains bounce at once with C{remote-server-not-found}, without a DNS
     lookup or a connection attempt.  C{read_rate},
     C{read_burst} and C{max_pending} bound how fast a peer server may send
-    and how much may wait for it to read, as for clients.
+    and how much may wait for it to read, as for clients, and
+    C{header_timeout} how long it has to complete its stream header.
     """
     listen: tuple[str, ...] = _setting(_ENDPOINTS, [ANY_ADDRESS % 5269])
     listen_tls: tuple[str, ...] = _setting(_ENDPOINTS, [])
@@ -636,6 +638,7 @@ class S2SConfig(_Validated):
     dialback: bool = _setting(_Boolean(), True)
     dialback_secret: str = _setting(_Text(), "")
     connect_timeout: float = _setting(_Number(), 30.0, _positive)
+    header_timeout: float = _setting(_Number(), 30.0, _positive)
     idle_timeout: float = _setting(_Number(), 600.0, _atLeast(0))
     queue_size: int = _setting(_Integer(), 1000, _positive)
     max_stanza_size: int = _setting(_Integer(), 262144, _positive)

@@ -144,6 +144,12 @@ class Router:
             self._bounce(origin, stanza, StanzaError(
                 "bad-request", text="Unknown %s type %r" % (kind, type)))
             return
+        if kind == "iq" and stanza.get("id") is None:
+            # RFC 6120 §8.1.3, §8.2.3 rule 1: an iq must have an id; the
+            # error (§8.3.3.1) has none to echo.
+            self._bounce(origin, stanza, StanzaError(
+                "bad-request", text="An iq needs an 'id' attribute"))
+            return
         sender = origin.jid
         claimed = stanza.get("from")
         if claimed is not None and claimed != sender.full:

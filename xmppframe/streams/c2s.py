@@ -103,7 +103,7 @@ class C2SStream(XMLStream):
         self.peerHost = getattr(peer, "host", str(peer))
         self._startParsing(NS.CLIENT, self.config.max_stanza_size,
                            self.config.read_rate, self.config.read_burst,
-                           self.config.max_pending)
+                           self.config.max_pending, self.config.header_timeout)
         self._lastData = self.reactor.seconds()
         self._timers["auth"] = self.callLater(self.config.auth_timeout, self._authTimedOut)
         if self.config.idle_timeout > 0:
@@ -161,8 +161,10 @@ class C2SStream(XMLStream):
             if self.host is not None and host is not self.host:
                 raise StreamError("host-unknown", "A restarted stream must keep its host")
             self.host = host
-            if version is None or version < (1, 0):
-                # §4.7.5: this server speaks XMPP 1.0 streams only.
+            if version is None or version < (1, 0) or version[0] > 1:
+                # §4.7.5: this server speaks XMPP 1.0 streams only; a higher
+                # minor version (1.x) is answered with ours, a higher major
+                # one cannot interoperate (§4.9.3.25).
                 raise StreamError("unsupported-version", "XMPP 1.0 is required")
             features = self._features()
         except Exception:
@@ -212,6 +214,14 @@ class C2SStream(XMLStream):
         handlers = {}
         for responder in responders:
             if getattr(responder, "restrictsOthers", None) and responder.restrictsOthers(self):
+                # Only it is offered and handled; the others may still
+                # answer elements that come too early with their refusal
+                # (SASL's <auth/> before a mandatory STARTTLS).
+                for other in responders:
+                    early = getattr(other, "handlersWhileRestricted", None)
+                    if other is not responder and early is not None:
+                        for tag, handler in early(self).items():
+                            handlers[tag] = (other, handler)
                 responders = [responder]
                 break
         for responder in responders:
@@ -258,7 +268,7 @@ class C2SStream(XMLStream):
                 self.close("internal-server-error")
             return
         if tag == _IQ and len(stanza) == 1 and stanza[0].tag == _SESSION_IQ:
-            if stanza.get("type") == "set":
+            if stanza.get("type") == "set" and stanza.get("id") is not None:
                 # RFC 3921 §3: the session is established by binding alone.
                 reply = iqResult(stanza)
                 if "to" in reply.attrib:
@@ -326,7 +336,7 @@ class C2SStream(XMLStream):
     def _restart(self):
         self._headerSent = False
         self._handlers = {}
-        self._parser.reset()
+        self._resetParser()
 
     # ISession
 

@@ -71,8 +71,9 @@ class SASLResponder:
     SASL authentication (RFC 6120 §6.4).
 
     Failures are answered after the delay the server's
-    L{AuthFailureThrottle} gives for the peer's address, and a stream that
-    fails C{maxAttempts} times is closed with C{policy-violation} (§6.4.5).
+    L{AuthFailureThrottle} gives for the peer's address and the account the
+    attempt named, and a stream that fails C{maxAttempts} times is closed
+    with C{policy-violation} (§6.4.5).
     """
 
     AUTH = NS.qname(NS.SASL, "auth")
@@ -123,6 +124,18 @@ class SASLResponder:
             return {}
         return {self.AUTH: self.handleAuth, self.RESPONSE: self.handleResponse,
                 self.ABORT: self.handleAbort}
+
+    def handlersWhileRestricted(self, stream):
+        """
+        What is handled while a mandatory STARTTLS is offered alone
+        (RFC 6120 §5.3.1): an C{<auth/>} then gets the SASL failure
+        C{encryption-required} (§6.5.4), counted like any failed attempt,
+        rather than ending the stream.  L{offerKey} covers it: it is
+        C{("unavailable", True)} exactly then.
+        """
+        if stream.authenticated is not None:
+            return {}
+        return {self.AUTH: self.handleAuth}
 
     def handleAuth(self, stream, element):
         state = stream.saslState
@@ -180,7 +193,8 @@ class SASLResponder:
             stream.sendBytes(_SASL_CHALLENGE % (base64.b64encode(result.data),))
             return
         state.clear()
-        stream.context.authThrottle.succeeded(stream.peerHost)
+        stream.context.authThrottle.succeeded(
+            stream.peerHost, _throttleAccount(stream, result.username))
         if result.data:
             stream.sendBytes(_SASL_SUCCESS % (base64.b64encode(result.data),))
         else:
@@ -207,7 +221,8 @@ class SASLResponder:
         state.clear()
         stream.saslFailures += 1
         if failure.condition in ("not-authorized", "invalid-authzid"):
-            delay = stream.context.authThrottle.failed(stream.peerHost)
+            delay = stream.context.authThrottle.failed(
+                stream.peerHost, _throttleAccount(stream, getattr(mechanism, "username", None)))
         else:
             delay = 0
         state["busy"] = True
@@ -234,6 +249,15 @@ class SASLResponder:
             text.set(NS.qname(NS.XML, "lang"), "en")
             text.text = failure.text
         stream.sendElement(element)
+
+
+def _throttleAccount(stream, username):
+    """
+    The account an attempt named, as the login throttle counts it.
+    """
+    if username is None or stream.host is None:
+        return None
+    return "%s@%s" % (username, stream.host.name)
 
 
 # Challenges and successes carry only base64 (RFC 6120 §6.4.3, §6.4.6),
@@ -291,6 +315,11 @@ class BindResponder:
         if not (iq.get("type") == "set" and len(iq) == 1 and iq[0].tag == self.BIND):
             # §7.1: no stanzas before a resource is bound.
             stream.close("not-authorized", "Bind a resource first")
+            return
+        if iq.get("id") is None:
+            # §8.1.3, §8.2.3 rule 1: an iq must have an id.
+            stream.sendElement(errorReply(iq, StanzaError(
+                "bad-request", text="An iq needs an 'id' attribute")))
             return
         requested = None
         for child in iq[0]:

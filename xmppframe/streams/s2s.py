@@ -246,6 +246,17 @@ def _versionAtLeastOne(text):
         return False
 
 
+def _majorAboveOne(text):
+    """
+    RFC 6120 §4.7.5: a major version above ours (1) cannot interoperate;
+    a higher minor version is answered with ours.
+    """
+    try:
+        return int((text or "").split(".")[0]) > 1
+    except ValueError:
+        return False
+
+
 def _streamHeader(**attributes):
     parts = ["<?xml version='1.0'?><stream:stream xmlns='%s' xmlns:stream='%s' xmlns:db='%s'"
              % (NS.SERVER, NS.STREAMS, NS_DIALBACK)]
@@ -296,7 +307,7 @@ class _S2SStream(XMLStream):
         self.peerHost = "%s:%s" % (getattr(peer, "host", peer), getattr(peer, "port", ""))
         self._startParsing(NS.SERVER, self.config.max_stanza_size,
                            self.config.read_rate, self.config.read_burst,
-                           self.config.max_pending)
+                           self.config.max_pending, self.config.header_timeout)
 
     def connectionLost(self, reason):
         XMLStream.connectionLost(self, reason)
@@ -316,7 +327,7 @@ class _S2SStream(XMLStream):
 
     def _restart(self):
         self._headerSent = False
-        self._parser.reset()
+        self._resetParser()
 
 
 @implementer(ISession)
@@ -370,6 +381,9 @@ class S2SInStream(_S2SStream):
         if host is None:
             # RFC 6120 §4.9.3.6
             raise StreamError("host-unknown", "This server does not serve %s" % (to,))
+        if _majorAboveOne(attrib.get("version")):
+            # §4.9.3.25
+            raise StreamError("unsupported-version", "XMPP 1.0 is required")
         if not self._version1:
             if not self.config.dialback:
                 raise StreamError("unsupported-version", "XMPP 1.0 is required")

@@ -153,6 +153,9 @@ class ServerMechanism:
     name = None
     #: The user name the client tried, once it is known (for the log).
     attemptedUser = None
+    #: The prepared user name the exchange is about, once known (for the
+    #: login throttle), else C{None}.
+    username = None
 
     def __init__(self):
         self._over = False
@@ -327,6 +330,7 @@ class PlainMechanism(ServerMechanism):
         self.attemptedUser = authcid if username is None else username
         if username is None:
             raise SASLFailure("not-authorized")
+        self.username = username
         # A password the profile refuses is still handed to the provider,
         # which refuses it at the cost of a real check (no timing oracle).
         prepared = _preparePassword(password)
@@ -532,6 +536,7 @@ class ScramServerMechanism(ServerMechanism):
             raise SASLFailure("invalid-authzid",
                               "leave the SCRAM authorization identity empty")
         username = _prepareUsername(first.username)
+        self.username = username
         self._username = username if username is not None else first.username
         self.attemptedUser = self._username
         if username is None:

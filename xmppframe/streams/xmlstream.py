@@ -16,6 +16,9 @@ external component.
     header if it has not gone out yet (§4.9.1.1); then our closing tag; the
     TCP connection is dropped when the peer closes its side, or after a
     grace period.
+  - A peer has C{header_timeout} seconds from the connection (and from
+    each restart) to complete its stream header: one that sends nothing,
+    or half a header, is closed with C{connection-timeout}.
   - When the connection goes, the timers stop and the parser is dropped.
 
 The kinds of stream differ in their headers, their negotiation and what
@@ -87,11 +90,12 @@ class XMLStream(Protocol):
         # What was read while the peer was ahead of its rate, to be parsed
         # when reading resumes; None when reading is not held back.
         self._held = None
+        self._headerTimeout = 0
 
     # Connection lifecycle
 
     def _startParsing(self, contentNamespace, maxStanzaSize, readRate=0, readBurst=0,
-                      maxPending=0):
+                      maxPending=0, headerTimeout=0):
         """
         Start reading: the parser for a stream whose content namespace is
         C{contentNamespace} (§4.8.2), and the server told of the stream.
@@ -101,15 +105,51 @@ class XMLStream(Protocol):
         @param readBurst: the bytes it may send at once.
         @param maxPending: the most bytes that may wait for the peer to
             read them before the stream is closed (C{0}: no limit).
+        @param headerTimeout: the seconds the peer has, from now and from
+            each restart (L{_resetParser}), to complete its stream header;
+            a peer that sends nothing, or only part of a header, is then
+            closed with C{connection-timeout} (C{0}: no limit).
         """
         self._maxPending = maxPending
         self._coalesce = coalescable(self.transport)
         self._parser = StreamParser(
-            self._onHeader, self._onElement, self._onEnd,
+            self._headerArrived, self._onElement, self._onEnd,
             maxStanzaSize=maxStanzaSize, contentNamespaces=frozenset({contentNamespace}))
         if readRate > 0:
             self._shaper = ReadShaper(readRate, readBurst, self.reactor.seconds())
+        self._headerTimeout = headerTimeout
+        self._awaitHeader()
         self.context.streamStarted(self)
+
+    def _awaitHeader(self):
+        if self._headerTimeout > 0 and not self.closing:
+            timer = self._timers.get("header")
+            if timer is not None and timer.active():
+                timer.reset(self._headerTimeout)
+            else:
+                self._timers["header"] = self.callLater(self._headerTimeout,
+                                                        self._headerTimedOut)
+
+    def _headerArrived(self, header):
+        timer = self._timers.pop("header", None)
+        if timer is not None and timer.active():
+            timer.cancel()
+        self._onHeader(header)
+
+    def _headerTimedOut(self):
+        self._timers.pop("header", None)
+        # RFC 6120 §4.9.3.4; the close logs the one line.
+        self.close("connection-timeout",
+                   "No stream header within %g seconds" % (self._headerTimeout,))
+
+    def _resetParser(self):
+        """
+        Restart the stream (RFC 6120 §4.3.3, after STARTTLS or SASL): the
+        parser starts a new document, and the peer's new header is awaited
+        as the first was.
+        """
+        self._parser.reset()
+        self._awaitHeader()
 
     def dataReceived(self, data):
         if self.closing or self._parser is None:

@@ -13,6 +13,10 @@ How the checks are placed, so that the common path stays cheap:
 
   - Comments and processing instructions inside the document come out of
     lxml as C{comment}/C{pi} events; nothing is scanned for them.
+  - A second C{<stream:stream>} start tag inside the open stream is an
+    C{invalid-xml} stream error (RFC 6120 §4.9.3.11, Appendix A.1); it is
+    seen at its start tag, one comparison per top-level element.  (One
+    preceded by an XML declaration already fails as not well-formed.)
   - Before the root start tag a tiny byte scan of the prologue rejects
     C{<!} (DOCTYPE, comment) and processing instructions, and reads the
     encoding of the XML declaration, I{before} lxml sees those bytes: a DTD
@@ -329,6 +333,14 @@ class StreamParser:
                     checked = boundary = True
                     if self._parser is not parser:
                         return None
+                elif element.tag == _STREAM_TAG:
+                    # A second stream header inside the open stream (not a
+                    # restart, which starts a new document through reset):
+                    # a <stream/> child of <stream/> is invalid against the
+                    # schema of RFC 6120 Appendix A.1, hence invalid-xml
+                    # (§4.9.3.11), before it can swallow what follows.
+                    raise StreamError("invalid-xml",
+                                      "A stream header inside an open stream")
             elif event == "end":
                 depth -= 1
                 if depth == 1:
