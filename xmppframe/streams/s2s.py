@@ -296,7 +296,7 @@ class _S2SStream(XMLStream):
         self.peerHost = "%s:%s" % (getattr(peer, "host", peer), getattr(peer, "port", ""))
         self._startParsing(NS.SERVER, self.config.max_stanza_size,
                            self.config.read_rate, self.config.read_burst,
-                           self.config.max_pending)
+                           self.config.max_pending, limitsFrom=self.config)
 
     def connectionLost(self, reason):
         XMLStream.connectionLost(self, reason)
