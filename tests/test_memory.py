@@ -214,6 +214,24 @@ class FreedPromptlyTests(unittest.TestCase):
         self.assertNoElementsTagged("closing-element")
         self.assertNoElementsTagged("}message")
 
+    def test_refusedElementFreed(self):
+        """
+        So is an element refused halfway for its size: the parser, its
+        document and the half-read stanza go with the stream error.
+        """
+        server, clock = makeServer(self)
+        stream = C2SStream(server.context)
+        transport = StringTransport()
+        stream.makeConnection(transport)
+        stream.dataReceived(HEADER + b"<message><refused-element/><x "
+                            + b" ".join(b"a%d='x'" % i for i in range(1000)) + b"/>")
+        self.assertIn(b"policy-violation", transport.value())
+        stream.connectionLost(failure.Failure(ConnectionError("gone")))
+        clock.advance(5)
+        del stream, transport
+        self.assertNoElementsTagged("refused-element")
+        self.assertNoElementsTagged("}stream")
+
     def test_unfinishedStanzaFreed(self):
         server, clock = makeServer(self)
         stream = C2SStream(server.context)

@@ -30,6 +30,13 @@ with the stream's parser and the last element made while it was
 installed.  L{NameScope.grown} tells how many names it holds of its own, so
 that a long-lived stream can start a fresh one (L{xmppframe.xml.parser}).
 
+Work a stanza causes later (when storage answers, a timer fires) runs
+outside the stream's scope, with the thread's shared dictionary; so that
+names cannot pile up there either, L{renewShared} replaces the shared one
+with a fresh child once it has collected a number of names of its own (the
+parser calls it after each read).  lxml's global dictionary then holds only
+the names known when the first stream was read.
+
 When lxml does not keep its context where this module expects (another
 lxml version), L{AVAILABLE} is false and scopes do nothing: names are
 then shared as lxml does by default.  A test checks that the expectation
@@ -41,7 +48,7 @@ import threading
 
 from lxml import etree
 
-__all__ = ["AVAILABLE", "NameScope", "restore", "dictSize"]
+__all__ = ["AVAILABLE", "NameScope", "restore", "dictSize", "renewShared"]
 
 #: Where lxml keeps a thread's parser dictionary context.
 _CONTEXT_KEY = "_ParserDictionaryContext"
@@ -153,3 +160,22 @@ def restore(previous):
         _threadState().pop(_CONTEXT_KEY, None)
     else:
         _threadState()[_CONTEXT_KEY] = previous
+
+
+def renewShared(limit):
+    """
+    Call outside any stream's scope: when the thread's shared dictionary
+    has collected more than C{limit} names of its own (or is still lxml's
+    global one), put a new one in its place.  The old one is freed with
+    the last document that uses it.
+    """
+    try:
+        shared = _local.shared
+    except AttributeError:
+        shared = None
+    if shared is not None and _dictSize() - shared.base <= limit:
+        return
+    if not AVAILABLE:
+        return
+    shared = _local.shared = NameScope()
+    shared.install()

@@ -35,6 +35,30 @@ How the checks are placed, so that the common path stays cheap:
     that declared its namespace; removing the original keeps the parser's
     tree at one open stanza however long the stream lives.
 
+What a peer makes the parser hold is bounded and comes back (§13.12):
+
+  - Names.  libxml2 keeps every element, attribute and prefix name in a
+    dictionary that never forgets, and lxml shares one per thread: every
+    made-up name a peer sent would stay for the life of the process.
+    Each stream parses, and handles what it reads, with a name dictionary
+    of its own (L{xmppframe.xml.names}), dropped at each stream restart
+    and renewed after C{maxNames} names at a boundary between top-level
+    elements (a new lxml parser takes over, given the header's namespace
+    declarations).  Of the options measured in C{bench/memory}, this one
+    keeps lxml's C parser for every byte (no second parser, no second
+    tree-building step) and costs one dictionary swap per read; a
+    pre-scan of names before authentication would not bound what an
+    authenticated peer sends, and building lxml trees from expat events
+    would still put every name into lxml's shared dictionary, for more
+    CPU per stanza.
+  - Structure.  Bytes alone do not bound memory: a parsed attribute costs
+    many times the bytes that spell it.  L{StanzaLimits} bounds the
+    attributes of an element, the size of a value, the depth and the
+    elements and attributes of a stanza as they arrive, before it ends.
+  - Release.  An lxml push parser sits in a reference cycle; a dropped one
+    is closed and its queued events read, so that its document (and a
+    half-read stanza) is freed at once, not at the next full collection.
+
 Size accounting works on raw bytes, in slices of at most 16 KiB and a
 quarter of the stanza limit, so a single huge read cannot slip past the
 check: every slice fed while a top-level element (or a start tag, or
@@ -92,6 +116,9 @@ _ENCODING_ERRORS = frozenset({
 _LIMIT_ERRORS = frozenset({_ERR.ERR_RESOURCE_LIMIT, _ERR.ERR_NAME_TOO_LONG})
 _LOG_ERROR_LEVEL = etree.ErrorLevels.ERROR
 _CLEAN = object()
+#: How many names the thread's shared name dictionary may collect, from
+#: work done outside any stream's scope, before it is replaced.
+_SHARED_NAMES = 16384
 _NAMESPACE_DOMAIN = etree.ErrorDomains.NAMESPACE
 
 
@@ -250,6 +277,7 @@ class StreamParser:
             raise StreamError("internal-server-error")
         finally:
             names.restore(previous)
+            names.renewShared(_SHARED_NAMES)
 
     @property
     def generation(self):
@@ -311,17 +339,22 @@ class StreamParser:
         collector), which only the cyclic collector would find, holding
         the document and whatever part of a stanza was read; closing it
         breaks the cycle.  Events still queued (when a callback stopped
-        the parser halfway through a chunk) hold elements too.
+        the parser halfway through a chunk, or the end events closing
+        queues for the elements still open) hold elements too.
         """
         parser, self._parser, self._root = self._parser, None, None
         previous = self._scope.install()
+        events = parser.read_events()
         try:
-            for _ in parser.read_events():
+            for _ in events:
                 pass
             parser.close()
         except etree.LxmlError:
             pass
         finally:
+            # Closing queues an end event for each element still open.
+            for _ in events:
+                pass
             names.restore(previous)
 
     def _newParser(self):
