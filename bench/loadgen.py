@@ -153,7 +153,7 @@ class Client(asyncio.Protocol):
         if self.transport is not None:
             self.transport.write(data)
 
-    async def login(self, domain, user, password, mechanism, keys, presence):
+    async def login(self, domain, user, password, mechanism, keys, presence, resource=b"load"):
         header = STREAM_HEADER % (domain,)
         self.send(header)
         _, features = await self.expect(b"</stream:features>")
@@ -172,7 +172,7 @@ class Client(asyncio.Protocol):
         self.send(header)
         await self.expect(b"</stream:features>")
         self.send(b"<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
-                  b"<resource>load</resource></bind></iq>")
+                  b"<resource>" + resource + b"</resource></bind></iq>")
         _, bound = await self.expect(b"</iq>")
         if b"type=\"result\"" not in bound and b"type='result'" not in bound:
             raise LoginFailed("bind failed: " + bound.decode("utf-8", "replace"))

@@ -63,7 +63,9 @@ class DefaultsTests(unittest.TestCase):
         self.assertEqual(self.config.c2s, C2SConfig(
             listen=("tcp6:5222:interface=\\:\\:",), listen_tls=("tcp6:5223:interface=\\:\\:",),
             require_encryption=True,
-            max_stanza_size=262144, auth_timeout=60.0, header_timeout=30.0, idle_timeout=0.0,
+            max_stanza_size=262144, max_stanza_nodes=5000, max_attributes=64,
+            max_attribute_size=16384, max_depth=64, auth_timeout=60.0, header_timeout=30.0,
+            idle_timeout=0.0,
             close_grace=2.0, read_rate=32768, read_burst=262144, max_pending=8388608,
             mechanisms=SASL_MECHANISMS))
 
@@ -156,7 +158,8 @@ class ValuesTests(unittest.TestCase):
         self.assertEqual(config.auth, AuthConfig(10000, 0.0, 5.0))
         self.assertEqual(config.c2s, C2SConfig(
             listen=("tcp:5222:interface=127.0.0.1",), listen_tls=(),
-            require_encryption=False, max_stanza_size=65536, auth_timeout=10.0,
+            require_encryption=False, max_stanza_size=65536, max_stanza_nodes=5000,
+            max_attributes=64, max_attribute_size=16384, max_depth=64, auth_timeout=10.0,
             header_timeout=30.0, idle_timeout=300.5, close_grace=0.0, read_rate=0, read_burst=1000,
             max_pending=8388608, mechanisms=("PLAIN", "SCRAM-SHA-1")))
         self.assertEqual(config.hosts, (HostConfig("example.org", None, None, ("ping",), ()),))

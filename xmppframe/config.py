@@ -532,14 +532,21 @@ class C2SConfig(_Validated):
     bound how fast one client may send: a faster one is read more slowly
     (L{xmppframe.streams.shaper}).  C{max_pending} (bytes, 0: no limit) is
     the most that may wait for a client to read it: one that stops reading
-    is cut off with C{policy-violation}.  A listener that cannot be opened
-    stops the start, unless C{listen_optional}: then it is logged and
-    skipped (the same in C{[s2s]} and C{[components]}).
+    is cut off with C{policy-violation}.  C{max_stanza_nodes},
+    C{max_attributes}, C{max_attribute_size} and C{max_depth} bound the
+    parsed structure of one stanza before it completes
+    (L{xmppframe.xml.parser.StanzaLimits}).  A listener that cannot be
+    opened stops the start, unless C{listen_optional}: then it is logged
+    and skipped (the same in C{[s2s]} and C{[components]}).
     """
     listen: tuple[str, ...] = _setting(_ENDPOINTS, [ANY_ADDRESS % 5222])
     listen_tls: tuple[str, ...] = _setting(_ENDPOINTS, [ANY_ADDRESS % 5223])
     require_encryption: bool = _setting(_Boolean(), True)
     max_stanza_size: int = _setting(_Integer(), 262144, _positive)
+    max_stanza_nodes: int = _setting(_Integer(), 5000, _positive)
+    max_attributes: int = _setting(_Integer(), 64, _positive)
+    max_attribute_size: int = _setting(_Integer(), 16384, _positive)
+    max_depth: int = _setting(_Integer(), 64, _positive)
     auth_timeout: float = _setting(_Number(), 60.0, _positive)
     header_timeout: float = _setting(_Number(), 30.0, _positive)
     idle_timeout: float = _setting(_Number(), 0.0, _atLeast(0))
@@ -642,6 +649,10 @@ class S2SConfig(_Validated):
     idle_timeout: float = _setting(_Number(), 600.0, _atLeast(0))
     queue_size: int = _setting(_Integer(), 1000, _positive)
     max_stanza_size: int = _setting(_Integer(), 262144, _positive)
+    max_stanza_nodes: int = _setting(_Integer(), 5000, _positive)
+    max_attributes: int = _setting(_Integer(), 64, _positive)
+    max_attribute_size: int = _setting(_Integer(), 16384, _positive)
+    max_depth: int = _setting(_Integer(), 64, _positive)
     read_rate: int = _setting(_Integer(), 262144, _atLeast(0))
     read_burst: int = _setting(_Integer(), 1048576, _positive)
     max_pending: int = _setting(_Integer(), 16777216, _atLeast(0))

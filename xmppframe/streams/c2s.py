@@ -103,7 +103,8 @@ class C2SStream(XMLStream):
         self.peerHost = getattr(peer, "host", str(peer))
         self._startParsing(NS.CLIENT, self.config.max_stanza_size,
                            self.config.read_rate, self.config.read_burst,
-                           self.config.max_pending, self.config.header_timeout)
+                           self.config.max_pending, self.config.header_timeout,
+                           limitsFrom=self.config)
         self._lastData = self.reactor.seconds()
         self._timers["auth"] = self.callLater(self.config.auth_timeout, self._authTimedOut)
         if self.config.idle_timeout > 0:

@@ -242,7 +242,8 @@ class ComponentStream(XMLStream):
         peer = self.transport.getPeer()
         self.peerHost = getattr(peer, "host", str(peer))
         c2s = self._c2sConfig
-        self._startParsing(NS.COMPONENT_ACCEPT, c2s.max_stanza_size, maxPending=c2s.max_pending)
+        self._startParsing(NS.COMPONENT_ACCEPT, c2s.max_stanza_size, maxPending=c2s.max_pending,
+                           limitsFrom=c2s)
         self._timers["handshake"] = self.callLater(
             self.config.handshake_timeout, self._handshakeTimedOut)
 

@@ -307,7 +307,8 @@ class _S2SStream(XMLStream):
         self.peerHost = "%s:%s" % (getattr(peer, "host", peer), getattr(peer, "port", ""))
         self._startParsing(NS.SERVER, self.config.max_stanza_size,
                            self.config.read_rate, self.config.read_burst,
-                           self.config.max_pending, self.config.header_timeout)
+                           self.config.max_pending, self.config.header_timeout,
+                           limitsFrom=self.config)
 
     def connectionLost(self, reason):
         XMLStream.connectionLost(self, reason)

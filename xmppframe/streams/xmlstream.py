@@ -32,7 +32,7 @@ from twisted.logger import Logger
 from xmppframe.errors import StreamError
 from xmppframe.streams.shaper import ReadShaper
 from xmppframe.streams.write import coalescable, pendingBytes, writeStanza
-from xmppframe.xml.parser import StreamParser
+from xmppframe.xml.parser import StanzaLimits, StreamParser
 from xmppframe.xml.stanza import streamErrorBytes
 
 __all__ = ["STREAM_END", "XMLStream"]
@@ -95,7 +95,7 @@ class XMLStream(Protocol):
     # Connection lifecycle
 
     def _startParsing(self, contentNamespace, maxStanzaSize, readRate=0, readBurst=0,
-                      maxPending=0, headerTimeout=0):
+                      maxPending=0, headerTimeout=0, limitsFrom=None):
         """
         Start reading: the parser for a stream whose content namespace is
         C{contentNamespace} (§4.8.2), and the server told of the stream.
@@ -109,12 +109,16 @@ class XMLStream(Protocol):
             each restart (L{_resetParser}), to complete its stream header;
             a peer that sends nothing, or only part of a header, is then
             closed with C{connection-timeout} (C{0}: no limit).
+        @param limitsFrom: the config section whose C{max_stanza_nodes},
+            C{max_attributes}, C{max_attribute_size} and C{max_depth} bound
+            a stanza (L{StanzaLimits}), or C{None} for the defaults.
         """
         self._maxPending = maxPending
         self._coalesce = coalescable(self.transport)
         self._parser = StreamParser(
             self._headerArrived, self._onElement, self._onEnd,
-            maxStanzaSize=maxStanzaSize, contentNamespaces=frozenset({contentNamespace}))
+            maxStanzaSize=maxStanzaSize, contentNamespaces=frozenset({contentNamespace}),
+            limits=StanzaLimits.fromConfig(limitsFrom) if limitsFrom is not None else None)
         if readRate > 0:
             self._shaper = ReadShaper(readRate, readBurst, self.reactor.seconds())
         self._headerTimeout = headerTimeout

@@ -39,6 +39,30 @@ How the checks are placed, so that the common path stays cheap:
     that declared its namespace; removing the original keeps the parser's
     tree at one open stanza however long the stream lives.
 
+What a peer makes the parser hold is bounded and comes back (§13.12):
+
+  - Names.  libxml2 keeps every element, attribute and prefix name in a
+    dictionary that never forgets, and lxml shares one per thread: every
+    made-up name a peer sent would stay for the life of the process.
+    Each stream parses, and handles what it reads, with a name dictionary
+    of its own (L{xmppframe.xml.names}), dropped at each stream restart
+    and renewed after C{maxNames} names at a boundary between top-level
+    elements (a new lxml parser takes over, given the header's namespace
+    declarations).  Of the options measured in C{bench/memory}, this one
+    keeps lxml's C parser for every byte (no second parser, no second
+    tree-building step) and costs one dictionary swap per read; a
+    pre-scan of names before authentication would not bound what an
+    authenticated peer sends, and building lxml trees from expat events
+    would still put every name into lxml's shared dictionary, for more
+    CPU per stanza.
+  - Structure.  Bytes alone do not bound memory: a parsed attribute costs
+    many times the bytes that spell it.  L{StanzaLimits} bounds the
+    attributes of an element, the size of a value, the depth and the
+    elements and attributes of a stanza as they arrive, before it ends.
+  - Release.  An lxml push parser sits in a reference cycle; a dropped one
+    is closed and its queued events read, so that its document (and a
+    half-read stanza) is freed at once, not at the next full collection.
+
 Size accounting works on raw bytes, in slices of at most 16 KiB and a
 quarter of the stanza limit, so a single huge read cannot slip past the
 check: every slice fed while a top-level element (or a start tag, or
@@ -52,15 +76,17 @@ accumulate.
 """
 
 import re
+from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 from twisted.logger import Logger
 
 from xmppframe.errors import StreamError
+from xmppframe.xml import names
 from xmppframe.xml import namespaces as NS
 from xmppframe.xml.safe import safePullParser
 
-__all__ = ["StreamHeader", "StreamParser"]
+__all__ = ["StanzaLimits", "StreamHeader", "StreamParser"]
 
 _STREAM_TAG = NS.qname(NS.STREAMS, "stream")
 _STREAM_PREFIX = "stream"
@@ -94,6 +120,9 @@ _ENCODING_ERRORS = frozenset({
 _LIMIT_ERRORS = frozenset({_ERR.ERR_RESOURCE_LIMIT, _ERR.ERR_NAME_TOO_LONG})
 _LOG_ERROR_LEVEL = etree.ErrorLevels.ERROR
 _CLEAN = object()
+#: How many names the thread's shared name dictionary may collect, from
+#: work done outside any stream's scope, before it is replaced.
+_SHARED_NAMES = 16384
 _NAMESPACE_DOMAIN = etree.ErrorDomains.NAMESPACE
 
 
@@ -121,6 +150,44 @@ class StreamHeader:
         return "<StreamHeader %s xmlns=%r %r>" % (self.tag, self.defaultNamespace, self.attrib)
 
 
+class StanzaLimits:
+    """
+    How much parsed structure one top-level element may have before it
+    completes (RFC 6120 §13.12: bytes alone do not bound the memory, since
+    a parsed attribute or element costs many times the bytes that spell
+    it).  Exceeding one is a C{policy-violation} stream error
+    (§4.9.3.18).
+
+    @ivar maxDepth: how deeply elements may nest inside a top-level
+        element (the top-level element itself is depth 1).
+    @ivar maxAttributes: the most attributes of one element.
+    @ivar maxAttributeSize: the longest attribute value, in characters.
+    @ivar maxNodes: the most elements and attributes of one top-level
+        element, counted as they arrive.
+    """
+
+    __slots__ = ("maxDepth", "maxAttributes", "maxAttributeSize", "maxNodes")
+
+    def __init__(self, maxDepth=64, maxAttributes=64, maxAttributeSize=16384, maxNodes=5000):
+        for name, value in (("maxDepth", maxDepth), ("maxAttributes", maxAttributes),
+                            ("maxAttributeSize", maxAttributeSize), ("maxNodes", maxNodes)):
+            if value < 1:
+                raise ValueError("%s must be positive" % (name,))
+        self.maxDepth = maxDepth
+        self.maxAttributes = maxAttributes
+        self.maxAttributeSize = maxAttributeSize
+        self.maxNodes = maxNodes
+
+    @classmethod
+    def fromConfig(cls, config):
+        """
+        The limits of a C{[c2s]} or C{[s2s]} section (C{max_depth},
+        C{max_attributes}, C{max_attribute_size}, C{max_stanza_nodes}).
+        """
+        return cls(config.max_depth, config.max_attributes, config.max_attribute_size,
+                   config.max_stanza_nodes)
+
+
 class StreamParser:
     """
     Parse one side of an XML stream incrementally.
@@ -137,7 +204,12 @@ class StreamParser:
     @param maxHeaderSize: roughly how many bytes the prologue and stream
         header may take.
     @param maxDepth: how deeply elements may nest inside a top-level
-        element (the top-level element itself is depth 1).
+        element (the top-level element itself is depth 1); C{limits}
+        overrides it.
+    @param limits: the L{StanzaLimits} (default: its defaults).
+    @param maxNames: how many names of its own the stream's name
+        dictionary may collect before the parser starts a new one at the
+        next boundary between top-level elements (L{xmppframe.xml.names}).
 
     A callback may call L{reset} (stream restart after STARTTLS or SASL,
     RFC 6120 §5.4.3.3 and §6.4.6) or L{close}; whatever else arrived in the
@@ -149,16 +221,24 @@ class StreamParser:
 
     def __init__(self, onHeader, onElement, onEnd, maxStanzaSize=262144,
                  contentNamespaces=frozenset({NS.CLIENT}), maxHeaderSize=16384,
-                 maxDepth=64):
+                 maxDepth=64, limits=None, maxNames=4096):
         if maxStanzaSize < 1:
             raise ValueError("maxStanzaSize must be positive")
+        if limits is None:
+            limits = StanzaLimits(maxDepth=maxDepth)
         self._onHeader = onHeader
         self._onElement = onElement
         self._onEnd = onEnd
         self._maxStanzaSize = maxStanzaSize
         self._contentNamespaces = frozenset(contentNamespaces)
         self._maxHeaderSize = maxHeaderSize
-        self._maxRootDepth = maxDepth + 1
+        self._maxRootDepth = limits.maxDepth + 1
+        self._maxAttributes = limits.maxAttributes
+        self._maxAttributeSize = limits.maxAttributeSize
+        self._maxNodes = limits.maxNodes
+        self._maxNames = maxNames
+        self._scope = names.NameScope()
+        self._parser = None
         # A whole element inside one slice is smaller than the limit, so it
         # need not be counted; anything longer is counted slice by slice.
         self._sliceSize = max(1, min(16384, maxStanzaSize // 4))
@@ -181,6 +261,7 @@ class StreamParser:
         if self._failed or self._closed or self._ended:
             return
         generation = self._generation
+        previous = self._scope.install()
         try:
             size = len(data)
             step = self._sliceSize
@@ -198,6 +279,9 @@ class StreamParser:
             self._log.failure("Unexpected error while parsing an XML stream")
             self._fail()
             raise StreamError("internal-server-error")
+        finally:
+            names.restore(previous)
+            names.renewShared(_SHARED_NAMES)
 
     @property
     def generation(self):
@@ -215,6 +299,9 @@ class StreamParser:
         """
         self._generation += 1
         self._startDocument()
+        # The names of the finished document (before authentication, all
+        # of them) go with it.
+        self._scope = names.NameScope()
 
     def close(self):
         """
@@ -227,7 +314,8 @@ class StreamParser:
     # Document state
 
     def _startDocument(self):
-        self._parser = None
+        if self._parser is not None:
+            self._dropParser()
         self._root = None
         self._depth = 0
         self._ended = False
@@ -236,6 +324,7 @@ class StreamParser:
         self._prologueScan = 0
         self._headerBytes = 0
         self._pending = 0
+        self._nodes = 0
         self._logSeen = 0
         # After a chunk that completed a top-level element at depth 1: that
         # chunk (whether anything is left pending after the element is only
@@ -246,6 +335,31 @@ class StreamParser:
         self._failed = True
         self._generation += 1
         self._startDocument()
+
+    def _dropParser(self):
+        """
+        Let go of the lxml parser, so that it is freed at once.  An lxml
+        push parser is part of a reference cycle (with its event
+        collector), which only the cyclic collector would find, holding
+        the document and whatever part of a stanza was read; closing it
+        breaks the cycle.  Events still queued (when a callback stopped
+        the parser halfway through a chunk, or the end events closing
+        queues for the elements still open) hold elements too.
+        """
+        parser, self._parser, self._root = self._parser, None, None
+        previous = self._scope.install()
+        events = parser.read_events()
+        try:
+            for _ in events:
+                pass
+            parser.close()
+        except etree.LxmlError:
+            pass
+        finally:
+            # Closing queues an end event for each element still open.
+            for _ in events:
+                pass
+            names.restore(previous)
 
     def _newParser(self):
         # The encoding is fixed to UTF-8 (RFC 6120 §11.6); a declaration
@@ -305,8 +419,38 @@ class StreamParser:
             # pending; count the whole chunk, to stay on the safe side.
             self._pending = size
             self._afterElement = data if self._depth == 1 else None
+            if (self._afterElement is not None
+                    and names.dictSize() - self._scope.base > self._maxNames
+                    and _endsCleanly(data)):
+                self._renewScope()
         else:
             self._afterElement = None
+
+    def _renewScope(self):
+        """
+        Start a new name dictionary for the rest of the stream, between two
+        top-level elements: a new lxml parser, given a copy of the stream
+        header's namespace declarations, takes over.  The old dictionary is
+        freed with the parser and the last stanza parsed into it.
+        """
+        declarations = self._root.nsmap
+        self._dropParser()
+        self._scope = names.NameScope()
+        # Installed until the end of this feed (which then restores what
+        # was there before it).
+        self._scope.install()
+        parser = self._parser = self._newParser()
+        header = "<%s:stream%s>" % (_STREAM_PREFIX, "".join(
+            " xmlns%s=%s" % (":" + prefix if prefix else "", quoteattr(uri))
+            for prefix, uri in declarations.items()))
+        parser.feed(header.encode("utf-8"))
+        for event, element in parser.read_events():
+            self._root = element
+        self._depth = 1
+        self._pending = 0
+        self._nodes = 0
+        self._logSeen = 0
+        self._afterElement = _CLEAN
 
     def _processEvents(self, parser):
         """
@@ -323,9 +467,36 @@ class StreamParser:
         for event, element in parser.read_events():
             if event == "start":
                 depth += 1
-                if depth > 2:
-                    if depth > maxDepth:
-                        raise StreamError("policy-violation", "Elements are nested too deeply")
+                if depth > 1:
+                    attributes = element.attrib
+                    count = len(attributes)
+                    if depth == 2:
+                        if element.tag == _STREAM_TAG:
+                            # A second stream header inside the open stream
+                            # (not a restart, which starts a new document
+                            # through reset): a <stream/> child of <stream/>
+                            # is invalid against the schema of RFC 6120
+                            # Appendix A.1, hence invalid-xml (§4.9.3.11),
+                            # before it can swallow what follows.
+                            raise StreamError("invalid-xml",
+                                              "A stream header inside an open stream")
+                        self._nodes = 1 + count
+                    else:
+                        if depth > maxDepth:
+                            raise StreamError("policy-violation", "Elements are nested too deeply")
+                        self._nodes += 1 + count
+                    if count > self._maxAttributes:
+                        raise StreamError("policy-violation",
+                                          "Elements are limited to %d attributes"
+                                          % (self._maxAttributes,))
+                    if self._nodes > self._maxNodes:
+                        raise StreamError("policy-violation",
+                                          "Stanzas are limited to %d elements and attributes"
+                                          % (self._maxNodes,))
+                    if count and self._pending > self._maxAttributeSize:
+                        # Only a chunk longer than the limit can hold a
+                        # value longer than the limit.
+                        self._checkValues(attributes)
                 elif depth == 1:
                     self._depth = depth
                     self._root = root = element
@@ -333,14 +504,6 @@ class StreamParser:
                     checked = boundary = True
                     if self._parser is not parser:
                         return None
-                elif element.tag == _STREAM_TAG:
-                    # A second stream header inside the open stream (not a
-                    # restart, which starts a new document through reset):
-                    # a <stream/> child of <stream/> is invalid against the
-                    # schema of RFC 6120 Appendix A.1, hence invalid-xml
-                    # (§4.9.3.11), before it can swallow what follows.
-                    raise StreamError("invalid-xml",
-                                      "A stream header inside an open stream")
             elif event == "end":
                 depth -= 1
                 if depth == 1:
@@ -365,6 +528,13 @@ class StreamParser:
                     "restricted-xml", "Processing instructions are not allowed (RFC 6120 §11.1)")
         self._depth = depth
         return boundary
+
+    def _checkValues(self, attributes):
+        limit = self._maxAttributeSize
+        for value in attributes.values():
+            if len(value) > limit:
+                raise StreamError("policy-violation",
+                                  "Attribute values are limited to %d characters" % (limit,))
 
     def _startStream(self, parser, root):
         """
@@ -391,8 +561,7 @@ class StreamParser:
     def _endStream(self):
         self._ended = True
         self._generation += 1
-        self._parser = None
-        self._root = None
+        self._dropParser()
         self._onEnd()
 
     def _checkNamespaces(self, parser):
