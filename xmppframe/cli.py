@@ -74,9 +74,9 @@ are not told.  Run it with the server stopped: a running server is another
 process, whose sessions of the account stay connected until they end; to
 remove an account of a running server, remove it in band (XEP-0077).
 
-The user commands work on the server's existing database: if there is none
-(a wrong directory or configuration, or a server never started), they say
-so and change nothing; 'storage init' creates it.
+The user commands work on the server's existing database: if there is none,
+or it is empty (a wrong directory or configuration, a server never started,
+a database lost), they say so and change nothing; 'storage init' creates it.
 
 {SEARCH}
 
