@@ -203,31 +203,58 @@ class DamagedDatabaseTests(StorageTestCase):
 
     def test_damagedWhileRunning(self):
         """
-        A page damaged under a running server: the accounts whose data is
-        on it cannot log in or get their rosters, and the log has one
-        critical line about it and no traceback.
+        The page holding one account's roster damaged under a running
+        server: that account's roster requests fail, others are served, and
+        the log has one critical line about it and no traceback.
         """
         async def scenario():
             await self.firstStart()
             await populate(self.database).asFuture(asyncio.get_event_loop())
             self.server.start()
             await self.server.waitUntilListening()
-            damage(self.database)
-            for number in range(ACCOUNTS):
-                client = TestClient("user%02d@localhost/desk" % (number,),
-                                    "password%02d" % (number,), self.server)
+            victim, page = damageRosterOf(self.database, "user30")
+            with open(self.database, "rb") as f:
+                f.seek(page * 4096)
+                damaged = f.read(4096)
+            healthy = next(number for number in range(ACCOUNTS)
+                           if ("of user%02d," % (number,)).encode() not in damaged)
+            for user in (victim, "user%02d" % (healthy,), victim):
+                client = TestClient(user + "@localhost/desk", "password" + user[4:],
+                                    self.server)
                 try:
-                    await client.login(timeout=5)
-                    await asyncio.wait_for(client.get_roster(), 5)
-                except Exception:
-                    pass
+                    await client.login(presence=False)
+                    try:
+                        roster = await asyncio.wait_for(client.get_roster(), 5)
+                    except Exception:
+                        roster = None
+                    if user != victim:
+                        self.assertEqual(len(roster["roster"]["items"]), CONTACTS)
                 finally:
-                    client.disconnect()
+                    await client.close()
             self.server.stop()
             log = self.server.logText()
-            damaged = [line for line in log.splitlines()
-                       if "the database %s is damaged" % (self.database,) in line]
-            self.assertEqual(len(damaged), 1, log)
-            self.assertIn("#critical]", damaged[0])
+            lines = [line for line in log.splitlines()
+                     if "The database %s is damaged" % (self.database,) in line]
+            self.assertEqual(len(lines), 1, log)
+            self.assertIn("#critical]", lines[0])
             self.assertNotIn("Traceback", log)
+            self.assertIn("the database is damaged (see the critical line", log)
         return asDeferred(scenario())
+
+
+def damageRosterOf(path, user):
+    """
+    Overwrite the header of the page that holds C{user}'s roster items.
+
+    @return: C{(user, page number)}.
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    offset = data.index(("of %s, with" % (user,)).encode())
+    page = offset // 4096
+    with open(path, "r+b") as f:
+        f.seek(page * 4096)
+        f.write(b"\xa5" * 64)
+        f.flush()
+        os.fsync(f.fileno())
+    return user, page
