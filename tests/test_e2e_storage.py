@@ -7,11 +7,14 @@ bytes, or has a page overwritten.
 
 import asyncio
 import os
+import sqlite3
+import subprocess
+import sys
 
 from twisted.internet import defer, reactor
 
 from tests.e2e import asDeferred
-from tests.test_acceptance import TwistdTestCase
+from tests.test_acceptance import ROOT, TWISTD, TwistdTestCase
 from tests.xmppclient import TestClient
 
 #: How many accounts the damaged database has, each with a roster.
@@ -102,9 +105,6 @@ class DisappearedDatabaseTests(StorageTestCase):
         The server exits with 1 and one line on standard error; it has
         created no database, and logged nothing.
         """
-        import subprocess
-        import sys
-        from tests.test_acceptance import ROOT, TWISTD
         before = os.path.getsize(self.database) if os.path.exists(self.database) else None
         result = subprocess.run(
             [sys.executable, "-c", TWISTD, "-n", "--pidfile=", "--logfile",
@@ -169,7 +169,6 @@ def damage(path):
     """
     Overwrite most of a page in the middle of the database file.
     """
-    import sqlite3
     connection = sqlite3.connect(path)
     connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     connection.close()

@@ -6,7 +6,8 @@ L{xmppframe.config} checks what a configuration I{says}: types, ranges,
 listener descriptions.  This module checks it against the machine: the
 data directory, the database (one that has gone while the data directory
 says it existed, L{xmppframe.installation}), the certificates and keys,
-and the module plugins and their options.  It is the one list of such checks, used by both
+and the module plugins and their options.  It is the one list of such
+checks, used by both
 
   - C{twistd xmppframe} (L{xmppframe.tap}), before the reactor runs, so
     that a server that cannot start exits at once, with one line; and
