@@ -344,6 +344,41 @@ class DatabaseTests(CommandTestCase):
             self.assertFails(await self.xmppframe(*argv, stdin=stdin), error)
         self.assertFalse(os.path.exists(os.path.join(self.directory, "state")))
 
+    async def test_emptyDatabase(self):
+        """
+        A database file of 0 bytes is refused as a missing one: SQLite
+        would make a new, empty database of it.
+        """
+        os.makedirs(os.path.dirname(self.databasePath()))
+        open(self.databasePath(), "wb").close()
+        self.assertFails(
+            await self.xmppframe("user", "list"),
+            "error: the database %s is empty (0 bytes) (configuration %s): start the server "
+            "once to create it, or run 'xmppframe storage init'"
+            % (self.databasePath(), self.configPath))
+        self.assertEqual(os.path.getsize(self.databasePath()), 0)
+
+    async def test_initAfterLoss(self):
+        """
+        Where the data directory's record says a database existed,
+        C{storage init} makes a new one on purpose and says so; the user
+        commands refuse until then, naming the record.
+        """
+        await self.xmppframe("storage", "init")
+        record = os.path.join(os.path.dirname(self.databasePath()), "installation.json")
+        self.assertTrue(os.path.exists(record))
+        os.remove(self.databasePath())
+        status, out, err = await self.xmppframe("user", "list")
+        self.assertEqual((status, out), (1, ""))
+        self.assertIn("error: the database %s is missing, but %s says this data directory "
+                      "had it" % (self.databasePath(), record), err)
+        status, out, err = await self.xmppframe("storage", "init")
+        self.assertEqual((status, err), (0, ""))
+        self.assertTrue(out.startswith(
+            "created a new, empty database %s in place of the one this data directory "
+            "had (created " % (self.databasePath(),)), out)
+        self.assertEqual(await self.xmppframe("user", "list"), (0, "", ""))
+
     async def test_init(self):
         result = await self.xmppframe("storage", "init")
         self.assertEqual(result, (0, "created the database %s\n" % (self.databasePath(),), ""))

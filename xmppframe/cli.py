@@ -46,7 +46,9 @@ commands:
   user delete JID       delete the account JID and all its data (see below)
   user list [HOST]      list the accounts of HOST, or of every host
   storage init          create the database if there is none (the server
-                        creates it too, when it first starts)
+                        creates it too, when it first starts); also where
+                        this data directory had one that has gone, to start
+                        over with an empty one
   cert generate HOST    (re)generate HOST's self-signed certificate into
                         <data_dir>/certs/ (restart the server to use it)
   config check          validate the configuration as the server does before it
@@ -72,9 +74,9 @@ are not told.  Run it with the server stopped: a running server is another
 process, whose sessions of the account stay connected until they end; to
 remove an account of a running server, remove it in band (XEP-0077).
 
-The user commands work on the server's existing database: if there is none
-(a wrong directory or configuration, or a server never started), they say
-so and change nothing; 'storage init' creates it.
+The user commands work on the server's existing database: if there is none,
+or it is empty (a wrong directory or configuration, a server never started,
+a database lost), they say so and change nothing; 'storage init' creates it.
 
 {SEARCH}
 
@@ -165,7 +167,11 @@ def buildParser():
         description="Create the configured database (storage.path, by default "
                     "<data_dir>/xmppframe.sqlite), readable by its owner only, "
                     "or bring an existing one's schema up to date, as the server "
-                    "does when it starts.  The user commands need it to exist.")
+                    "does when it starts.  The user commands need it to exist.  "
+                    "Once a database was created, the data directory records it "
+                    "(<data_dir>/installation.json) and the server refuses to start "
+                    "when that database is missing or empty; this command then "
+                    "creates a new, empty one, on purpose.")
     init.set_defaults(handler=storageInit)
 
     cert = groups.add_parser(
@@ -309,17 +315,26 @@ class Invocation:
         with the wrong configuration (or none, in the wrong directory) never
         makes a new, empty one and reports success on it.
 
-        @raise CommandError: if the driver keeps a file and there is none.
+        @raise CommandError: if the driver keeps a file and there is none,
+            or it is empty (0 bytes: SQLite would make a new database of it).
         """
+        from xmppframe.installation import isMissing, missingDatabaseProblem
         path = self.config.storage.path
-        if self.storageDriver().usesPath and not os.path.exists(path):
+        if self.storageDriver().usesPath and isMissing(path):
             if self.config.path is None:
                 source = "no configuration file found, so the built-in defaults"
             else:
                 source = "configuration %s" % (self.config.path,)
+            gone = missingDatabaseProblem(self.config)
+            if gone is not None:
+                raise CommandError("%s (%s)" % (gone.removeprefix("storage.path: "), source))
+            if os.path.exists(path):
+                state = "the database %s is empty (0 bytes)" % (path,)
+            else:
+                state = "there is no database %s" % (path,)
             raise CommandError(
-                "there is no database %s (%s): start the server once to create it, "
-                "or run '%s storage init'" % (path, source, PROG))
+                "%s (%s): start the server once to create it, or run '%s storage init'"
+                % (state, source, PROG))
 
     @contextlib.asynccontextmanager
     async def openStorage(self, changing, create=False):
@@ -481,12 +496,25 @@ async def storageInit(invocation):
         invocation.console.out("storage driver %r keeps no database: nothing to create"
                                % (driver.name,))
         return
-    path = invocation.config.storage.path
-    existed = os.path.exists(path)
+    from xmppframe.installation import (
+        isMissing, keepsDatabaseFile, missingDatabaseProblem, readRecord, recordDatabase)
+    config = invocation.config
+    path = config.storage.path
+    existed = not isMissing(path)
+    replacing = missingDatabaseProblem(config) is not None
     async with invocation.openStorage(changing=False, create=True):
         pass
+    if keepsDatabaseFile(config):
+        record = readRecord(config.data_dir) or {}
+        recordDatabase(config, created=not existed)
     if existed:
         invocation.console.out("the database %s exists; its schema is up to date" % (path,))
+    elif replacing:
+        since = record.get("created")
+        invocation.console.out(
+            "created a new, empty database %s in place of the one this data directory "
+            "had%s: the accounts and messages of that one are not in it"
+            % (path, " (created %s)" % (since,) if isinstance(since, str) else ""))
     else:
         invocation.console.out("created the database %s" % (path,))
 

@@ -4,8 +4,10 @@ from starting, found before it starts.
 
 L{xmppframe.config} checks what a configuration I{says}: types, ranges,
 listener descriptions.  This module checks it against the machine: the
-data directory, the certificates and keys, and the module plugins and
-their options.  It is the one list of such checks, used by both
+data directory, the database (one that has gone while the data directory
+says it existed, L{xmppframe.installation}), the certificates and keys,
+and the module plugins and their options.  It is the one list of such
+checks, used by both
 
   - C{twistd xmppframe} (L{xmppframe.tap}), before the reactor runs, so
     that a server that cannot start exits at once, with one line; and
@@ -100,6 +102,11 @@ def _storageProblems(config, dataDirUsable):
     problem = _directoryProblem(directory)
     if problem is not None:
         yield "storage.path: the database's directory " + problem
+        return
+    from xmppframe.installation import missingDatabaseProblem
+    problem = missingDatabaseProblem(config)
+    if problem is not None:
+        yield problem
 
 
 # Certificates and keys.

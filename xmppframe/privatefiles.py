@@ -8,7 +8,7 @@ import os
 import stat
 
 __all__ = ["PRIVATE_FILE_MODE", "PRIVATE_DIRECTORY_MODE", "makePrivateDirectories",
-           "createPrivateFile", "tightenModes"]
+           "createPrivateFile", "writePrivateFile", "tightenModes"]
 
 #: The mode of a private file: read and write for its owner only.
 PRIVATE_FILE_MODE = 0o600
@@ -54,6 +54,30 @@ def createPrivateFile(path):
         return False
     os.close(fd)
     return True
+
+
+def writePrivateFile(path, data):
+    """
+    Replace C{path} with a file of mode L{PRIVATE_FILE_MODE} holding
+    C{data} (C{bytes}), atomically: it is written and synced under a
+    temporary name in the same directory, then renamed, so that a crash
+    leaves either the old file or the new one, never half of it.
+    """
+    temporary = "%s.%d.tmp" % (path, os.getpid())
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE_MODE)  # in case a stale one was left
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
 
 
 def tightenModes(paths):

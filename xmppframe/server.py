@@ -22,12 +22,13 @@ from twisted.logger import Logger
 from xmppframe.auth import StorageAuthProvider
 from xmppframe.config import ConfigError, validateModuleOptions
 from xmppframe.host import VirtualHost
+from xmppframe.installation import keepsDatabaseFile, recordDatabase
 from xmppframe.api.module import ModuleAPI
 from xmppframe.modules import availableModules, loadOrder
 from xmppframe.preflight import preflight
 from xmppframe.router import Router
 from xmppframe.session import SessionManager
-from xmppframe.storage import storageFromConfig
+from xmppframe.storage import StorageError, storageFromConfig
 from xmppframe.streams.c2s import C2SFactory, FeaturesCache, directTLSFactory
 from xmppframe.streams.component import ComponentFactory, ComponentRegistry
 from xmppframe.streams.context import StreamContext
@@ -156,6 +157,23 @@ class Server:
         """
         preflight(self.config, self.moduleFactories())
 
+    async def openStorage(self):
+        """
+        Open storage; once the configured database file is open, record
+        it in the data directory (L{xmppframe.installation}), so that a
+        later start refuses to make a new one in its place.
+
+        @raise StartError: naming C{storage.path} when it cannot be opened.
+        """
+        try:
+            await self.storage.open()
+        except StorageError as e:
+            if keepsDatabaseFile(self.config):
+                raise StartError("storage.path: %s" % (e,))
+            raise
+        if getattr(self.storage, "path", None) == self.config.storage.path:
+            recordDatabase(self.config, created=getattr(self.storage, "created", False))
+
     async def unloadModules(self):
         for host in self.hosts.values():
             for name in reversed(list(host.modules)):
@@ -202,7 +220,7 @@ class ServerService(Service):
         server = self.server
         server.preflight()
         server.prepareTLS()
-        await server.storage.open()
+        await server.openStorage()
         await server.loadModules()
         config = server.config
         listeners = [

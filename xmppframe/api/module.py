@@ -13,7 +13,8 @@ from types import MappingProxyType
 from zope.interface import implementer
 
 from twisted.internet import defer
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
+from twisted.python.failure import Failure
 
 from xmppframe.accounts import removeAccount
 from xmppframe.errors import StanzaError
@@ -24,6 +25,30 @@ from xmppframe.xml.stanza import errorReply, iqResult
 from xmppframe.api.durability import DurabilityFence
 from xmppframe.api.priorities import BANDS, Priority
 from xmppframe.api.requests import RequestTracker
+
+
+class ModuleLogger(Logger):
+    """
+    A module's logger (L{ModuleAPI.log}): Twisted's, except for a failure
+    that is already explained in the log.
+
+    An exception whose C{explained} attribute is a true string (such as
+    L{xmppframe.storage.DatabaseDamaged}: the storage driver has logged, once,
+    which file is damaged and what to do) is logged by L{failure} as one
+    line at error level, the module's message and that string, without a
+    traceback: the traceback would say nothing new, once per module and
+    per stanza.  Every other failure is logged as Twisted logs it.
+    """
+
+    def failure(self, format, failure=None, level=LogLevel.critical, **kwargs):
+        if failure is None:
+            failure = Failure()
+        explained = getattr(failure.value, "explained", None)
+        if isinstance(explained, str) and explained:
+            self.emit(LogLevel.error, format + ": {log_explained}", log_explained=explained,
+                      **kwargs)
+            return
+        Logger.failure(self, format, failure, level, **kwargs)
 
 
 class ModuleAPI:
@@ -47,7 +72,7 @@ class ModuleAPI:
         self.reactor = reactor
         self._options = dict(options or {})
         self.options = MappingProxyType(self._options)
-        self.log = Logger(namespace="xmppframe.modules." + name)
+        self.log = ModuleLogger(namespace="xmppframe.modules." + name)
         self._provided = []
         self._hooks = []
         self._accountFeatures = []

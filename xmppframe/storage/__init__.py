@@ -24,7 +24,8 @@ import math
 from collections import namedtuple
 
 __all__ = [
-    "ArchiveItem", "StorageError", "SchemaVersionError", "StorageDriver", "DRIVERS",
+    "ArchiveItem", "StorageError", "SchemaVersionError", "DatabaseDamaged", "StorageDriver",
+    "DRIVERS",
     "DEFAULT_DRIVER", "storageFromConfig",
 ]
 
@@ -54,6 +55,25 @@ class SchemaVersionError(StorageError):
     version is above the newest this code knows, so it is left untouched
     rather than misread.
     """
+
+
+class DatabaseDamaged(StorageError):
+    """
+    The database file is damaged: a page of it is not what the database
+    format says (SQLite's C{SQLITE_CORRUPT}, or C{SQLITE_NOTADB} for a file
+    that is not a database at all).  Nothing the server does fixes it; it
+    has to be restored from a backup.
+
+    The driver logs this once, as one critical line naming the file, when
+    it first finds it (see L{xmppframe.storage.sqlite}); C{explained} says
+    that in a few words, and a module that logs a failure carrying it logs
+    one line with them instead of a traceback
+    (L{xmppframe.api.module.ModuleLogger}).
+    """
+
+    #: What those who log a failure carrying it say instead of a
+    #: traceback: the driver has said the rest, once.
+    explained = "the database is damaged (see the critical line about it above)"
 
 
 class StorageDriver:

@@ -32,6 +32,26 @@ Why this shape:
     L{MIGRATIONS}.  L{SQLiteStorage.open} applies the missing ones in one
     transaction, and refuses a database from a newer xmppframe rather than
     misreading it.
+  - Created, never silently re-created: a missing or empty (0-byte) file
+    is a new database, and L{SQLiteStorage.open} logs C{Created the
+    database PATH} and sets L{SQLiteStorage.created}.  Whether a missing
+    database I{may} be created is decided before, from the data
+    directory's record (L{xmppframe.installation}).
+  - A damaged database is one clear error.  L{SQLiteStorage.open} runs
+    C{PRAGMA quick_check} on an existing database, so that a server never
+    starts on one: it reads every page and checks each b-tree page's
+    structure (not the indexes against the tables, which
+    C{integrity_check} does at about 14 times the cost).  Measured on a
+    55 MB database of 100,000 archived messages and 1,000 accounts, with
+    the file in the page cache: 70 ms (C{integrity_check}: 0.95 s); its
+    cost grows with the file, so a 1 GB database adds about a second to
+    a start, plus reading the file from disk.  What it finds fails the
+    open with L{DatabaseDamaged}, whose one line names the file and
+    SQLite's first complaint.  A page damaged while the server runs is
+    found when a request reads it (C{SQLITE_CORRUPT}, "database disk
+    image is malformed"): the request fails with L{DatabaseDamaged}, and
+    the first one is logged as one critical line; modules that log the
+    failure log one line, not a traceback (the exception's C{explained}).
 """
 
 import os
@@ -42,10 +62,11 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from xmppframe.installation import isMissing
 from xmppframe.interfaces import IArchiveStore, IKeyValueStore, IMapStore, IStorage
 from xmppframe.privatefiles import createPrivateFile, makePrivateDirectories, tightenModes
 from xmppframe.storage import (
-    ArchiveItem, SchemaVersionError, StorageError, checkArchiveIds, checkLimit,
+    ArchiveItem, DatabaseDamaged, SchemaVersionError, StorageError, checkArchiveIds, checkLimit,
     checkPayload, checkStoreName, checkText, checkTime, decodeValue, encodeValue,
     parseArchiveId)
 
@@ -114,6 +135,52 @@ def _prepareConnection(connection):
     connection.execute("PRAGMA foreign_keys=ON")
 
 
+#: SQLite's primary result codes for a damaged file: SQLITE_CORRUPT, and
+#: SQLITE_NOTADB for a file that is not a database at all.
+DAMAGE_CODES = (11, 26)
+
+
+def _isDamage(error):
+    """
+    Whether the C{sqlite3.Error} C{error} says the file is damaged.
+    """
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in DAMAGE_CODES
+    text = str(error)
+    return "malformed" in text or "not a database" in text
+
+
+def _checkPages(cursor):
+    """
+    Run SQLite's C{quick_check} (see the module docstring).
+
+    @return: C{None} if it finds nothing, else its first complaint.
+    """
+    cursor.execute("PRAGMA quick_check(1)")
+    rows = cursor.fetchall()
+    lines = [line for row in rows for line in str(row[0]).splitlines()
+             if line and not line.startswith("***")]
+    if lines == ["ok"]:
+        return None
+    return lines[0] if lines else "the check returned nothing"
+
+
+def _openDatabase(cursor, migrations, check):
+    """
+    Check the pages of an existing database (if C{check}), then migrate
+    it.
+
+    @return: C{(fromVersion, toVersion)}, as L{_migrate}.
+    @raise DatabaseDamaged: if the check finds a damaged page.
+    """
+    if check:
+        complaint = _checkPages(cursor)
+        if complaint is not None:
+            raise DatabaseDamaged(complaint)
+    return _migrate(cursor, migrations)
+
+
 def _migrate(cursor, migrations):
     """
     Bring the schema up to C{len(migrations)} in one transaction.
@@ -172,6 +239,13 @@ class SQLiteStorage:
         # Interactions (writes, or reads of any size) started and not yet
         # settled: while there are any, reads go through the thread too.
         self._writing = 0
+        #: Whether the last L{open} created the database (the file was
+        #: missing or empty).
+        self.created = False
+        # Whether open() has succeeded: the errors of a failed open are the
+        # caller's to report, those after it are logged here (damage, once).
+        self._opened = False
+        self._damageReported = False
 
     def open(self):
         """
@@ -184,6 +258,8 @@ class SQLiteStorage:
         """
         if self._pool is not None:
             return defer.succeed(None)
+        self.created = self.path != ":memory:" and isMissing(self.path)
+        self._opened = False
         try:
             self._makeDirectory()
         except OSError as e:
@@ -199,10 +275,15 @@ class SQLiteStorage:
             "sqlite3", self.path, timeout=BUSY_TIMEOUT, check_same_thread=False,
             cp_min=1, cp_max=1, cp_openfun=_prepareConnection,
             cp_reactor=self._reactor, cp_noisy=False)
-        d = self._run(self._pool.runInteraction, _migrate, self._migrations)
+        d = self._run(self._pool.runInteraction, _openDatabase, self._migrations,
+                      not self.created)
         d.addCallbacks(self._migrated, self._openFailed)
         d.addCallback(lambda _: self._openReader())
+        d.addCallback(self._openDone)
         return d
+
+    def _openDone(self, _):
+        self._opened = True
 
     def _openReader(self):
         """
@@ -245,7 +326,10 @@ class SQLiteStorage:
 
     def _migrated(self, versions):
         before, after = versions
-        if before != after:
+        if self.created:
+            self._log.info("Created the database {path} (schema version {after})",
+                           path=self.path, after=after)
+        elif before != after:
             self._log.info("Migrated the database {path} from schema version "
                            "{before} to {after}", path=self.path, before=before, after=after)
 
@@ -353,9 +437,30 @@ class SQLiteStorage:
         return d
 
     def _translate(self, failure):
-        failure.trap(sqlite3.Error)
-        error = StorageError("database %s: %s" % (self.path, failure.value))
-        error.__cause__ = failure.value
+        """
+        Make a driver's error (or the open's check's L{DatabaseDamaged})
+        into a L{StorageError} that names the file; log the first damage
+        found after the open as one critical line.
+        """
+        failure.trap(sqlite3.Error, DatabaseDamaged)
+        cause = failure.value
+        if isinstance(cause, DatabaseDamaged) or _isDamage(cause):
+            if isinstance(cause, DatabaseDamaged):
+                what = "SQLite's check at open: %s" % (cause,)
+            else:
+                what = "SQLite: %s" % (cause,)
+            advice = "stop the server and restore the file from a backup"
+            error = DatabaseDamaged("the database %s is damaged (%s): %s"
+                                    % (self.path, what, advice))
+            if self._opened and not self._damageReported:
+                self._damageReported = True
+                self._log.critical(
+                    "The database {path} is damaged ({what}): {advice}; until then every "
+                    "request that needs it fails (logged once)",
+                    path=self.path, what=what, advice=advice)
+        else:
+            error = StorageError("database %s: %s" % (self.path, cause))
+        error.__cause__ = cause
         raise error
 
     def _now(self):
