@@ -12,7 +12,7 @@ from twisted.trial import unittest
 
 import xmppframe
 from xmppframe.api import Module
-from xmppframe.modules import availableModules
+from xmppframe.moduleloader import availableModules
 
 _ROOT = os.path.dirname(os.path.abspath(xmppframe.__file__))
 
@@ -64,7 +64,7 @@ def _moduleFiles():
     base = os.path.join(_ROOT, "modules")
     for directory, _, files in os.walk(base):
         for name in files:
-            if name.endswith(".py") and not (directory == base and name == "__init__.py"):
+            if name.endswith(".py"):
                 yield os.path.join(directory, name)
 
 

@@ -385,7 +385,7 @@ class Invocation:
         @raise ConfigError: if the host's register options are invalid.
         """
         from xmppframe.config import validateModuleOptions
-        from xmppframe.modules import availableModules
+        from xmppframe.moduleloader import availableModules
         factory = availableModules().get(REGISTER_MODULE)
         if factory is None or self.args.force:
             return
@@ -568,7 +568,7 @@ def moduleListing(config, hosts):
     @return: C{(rows, problems)}: rows of C{(host, module, xeps)}, and one
         message per unknown module, dependency cycle or bad option.
     """
-    from xmppframe.modules import ModuleLoadError, availableModules, loadOrder
+    from xmppframe.moduleloader import ModuleLoadError, availableModules, loadOrder
     from xmppframe.preflight import moduleProblems
     factories = availableModules()
     rows = []

@@ -104,7 +104,7 @@ class _ServiceModule(Module):
 def serviceModule(serviceClass):
     """
     A feature module class that runs C{serviceClass} in process: name the
-    result in a module plugin (L{xmppframe.modules.ModulePlugin}).  Its
+    result in a module plugin (L{xmppframe.moduleloader.ModulePlugin}).  Its
     options are the service's L{xmppframe.service.Service.optionSchema}
     plus C{domain} (the service's domain; C{"<subdomain>.<host>"} when
     empty).

@@ -226,7 +226,7 @@ def moduleProblems(config, factories=None, hosts=None):
     installed (or given in C{factories}), their dependencies met, and their
     options valid by their own schemas.
     """
-    from xmppframe.modules import ModuleLoadError, availableModules, loadOrder
+    from xmppframe.moduleloader import ModuleLoadError, availableModules, loadOrder
     if factories is None:
         factories = availableModules()
     problems = []

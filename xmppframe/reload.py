@@ -36,7 +36,7 @@ from xmppframe.api.module import ModuleAPI
 from xmppframe.auth import StorageAuthProvider
 from xmppframe.config import ConfigError, loadConfig, validateModuleOptions
 from xmppframe.host import VirtualHost
-from xmppframe.modules import ModuleLoadError, availableModules, loadOrder
+from xmppframe.moduleloader import ModuleLoadError, availableModules, loadOrder
 from xmppframe.streams.tls import TLSConfigError, ensureHostCertificate
 
 __all__ = ["Reloader"]

@@ -24,7 +24,7 @@ from xmppframe.config import ConfigError, validateModuleOptions
 from xmppframe.host import VirtualHost
 from xmppframe.installation import keepsDatabaseFile, recordDatabase
 from xmppframe.api.module import ModuleAPI
-from xmppframe.modules import availableModules, loadOrder
+from xmppframe.moduleloader import availableModules, loadOrder
 from xmppframe.preflight import preflight
 from xmppframe.router import Router
 from xmppframe.session import SessionManager

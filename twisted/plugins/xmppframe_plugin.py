@@ -10,7 +10,7 @@ xmppframe = ServiceMaker(
 
 # The built-in feature modules.  Each class declares its name,
 # dependencies, specifications and options itself.
-from xmppframe.modules import ModulePlugin  # noqa: E402
+from xmppframe.moduleloader import ModulePlugin  # noqa: E402
 
 ping = ModulePlugin("xmppframe.modules.ping.PingModule")
 roster = ModulePlugin("xmppframe.modules.roster.RosterModule")

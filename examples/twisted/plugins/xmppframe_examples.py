@@ -5,7 +5,7 @@ C{sys.path}.  List a name in a host's C{modules} to run it in process; its
 options (C{domain}, plus the service's own) are validated at load.
 """
 
-from xmppframe.modules import ModulePlugin
+from xmppframe.moduleloader import ModulePlugin
 
 echo = ModulePlugin("examples.echo_component.EchoModule")
 rpc = ModulePlugin("examples.jabber_rpc.RPCModule")
